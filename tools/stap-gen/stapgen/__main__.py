@@ -1,0 +1,7 @@
+"""python -m stapgen: the stap-gen command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,215 @@
+"""stap-gen's command line, following stap's where the two overlap.
+
+Passes: 1 parse, 2 resolve probes, 3 generate C, 4 build the .ko, 5 run.
+Data flows one way: script -> AST -> resolved probes -> C -> .ko -> output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from . import codegen, kbuild, parser, paths, semantic, symbols, tree as treemod
+from .diag import Source, StapError, error
+from .resolve import Resolved, Resolver
+
+MODULE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,54}$')
+
+
+def _args(argv: Optional[List[str]]) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog='stap-gen',
+        description='Turn a SystemTap-style script into a kernel module for a tree, '
+                    'build it with kbuild, and run it (live or in QEMU).')
+    ap.add_argument('script', nargs='?', type=Path, help='the .stp script')
+    ap.add_argument('-e', dest='script_text', metavar='SCRIPT',
+                    help='the script given on the command line')
+    ap.add_argument('-p', dest='pass_', type=int, choices=range(1, 6), default=5,
+                    metavar='N', help='stop after pass N (1 parse, 2 resolve, 3 C, '
+                    '4 build, 5 run; default 5)')
+    ap.add_argument('-r', dest='kdir', type=Path, metavar='KDIR',
+                    help='kernel build tree (default /lib/modules/$(uname -r)/build)')
+    ap.add_argument('-m', dest='module', metavar='NAME', help='module name')
+    ap.add_argument('-c', dest='command', metavar='CMD',
+                    help='run CMD and stop the script when it exits')
+    ap.add_argument('-o', dest='output', type=Path, metavar='FILE',
+                    help='write the output (or the C with -p3) to FILE')
+    ap.add_argument('-v', dest='verbose', action='count', default=0)
+    ap.add_argument('-D', dest='defines', action='append', default=[],
+                    metavar='NAME=VALUE', help='set a run-time limit (MAXACTION, ...)')
+    ap.add_argument('-s', dest='bufsize', type=int, metavar='MB',
+                    help='output buffer size in MB')
+    ap.add_argument('-k', dest='keep', action='store_true',
+                    help='keep the build directory')
+    ap.add_argument('--vm', action='store_true',
+                    help="run in QEMU, booting the tree's own bzImage")
+    ap.add_argument('--vm-console', type=Path, metavar='FILE',
+                    help="keep the guest's console log in FILE")
+    ap.add_argument('--timeout', type=float, default=None, metavar='SECONDS',
+                    help='stop the script after this long (default: none live, '
+                    '60 in a VM)')
+    ap.add_argument('--no-line-directives', action='store_true', help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
+
+
+def _source(args: argparse.Namespace) -> Source:
+    if args.script_text is not None:
+        if args.script is not None:
+            raise error('give either a script file or -e SCRIPT, not both')
+        return Source('<command line>', args.script_text)
+    if args.script is None:
+        raise error('no script given', hint='stap-gen [options] foo.stp, or -e SCRIPT')
+    try:
+        return Source(str(args.script), args.script.read_text())
+    except OSError as e:
+        raise error(f'cannot read {args.script}: {e.strerror}') from None
+    except UnicodeDecodeError:
+        raise error(f'{args.script} is not UTF-8 text') from None
+
+
+def _module_name(args: argparse.Namespace, src: Source) -> str:
+    if args.module:
+        if not MODULE_NAME.match(args.module):
+            raise error(f'invalid module name {args.module!r}',
+                        hint='a C identifier of at most 55 characters')
+        return str(args.module)
+    return 'stap_' + hashlib.sha1(src.text.encode()).hexdigest()[:12]
+
+
+def _defines(args: argparse.Namespace) -> dict:
+    out = {}
+    for d in args.defines:
+        name, sep, value = d.partition('=')
+        if not sep or name not in codegen.DEFAULT_LIMITS or not re.fullmatch(r'\d+', value):
+            raise error(f'bad -D {d!r}', hint='use -D NAME=NUMBER with one of ' +
+                        ', '.join(n for n in codegen.DEFAULT_LIMITS if n.startswith('MAX')))
+        out[name] = value
+    return out
+
+
+def _needs_kprobes(probes: List[Resolved]) -> List[tuple]:
+    need = [('CONFIG_MODULES', 'stap-gen builds a loadable module'),
+            ('CONFIG_MODULE_UNLOAD', 'the module is unloaded when the script stops')]
+    kinds = {p.kind for p in probes}
+    if kinds & {'kprobe', 'kretprobe'}:
+        need.append(('CONFIG_KPROBES', 'kernel.function probes are kprobes'))
+    if 'kretprobe' in kinds:
+        need.append(('CONFIG_KRETPROBES', '.return probes are kretprobes'))
+    return need
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        return _main(_args(argv))
+    except StapError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('stap-gen: interrupted', file=sys.stderr)
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
+    src = _source(args)
+    script = parser.parse(src)
+    program = semantic.check(script)
+    if args.pass_ == 1:
+        print(f'# {src.name}: {len(script.probes)} probe(s), '
+              f'{len(script.globals)} global(s): parsed and checked')
+        return 0
+    kdir = args.kdir or Path('/lib/modules') / platform.release() / 'build'
+    tree = treemod.open_tree(kdir)
+    needs_vmlinux = any(c.name == 'kernel' for p in script.probes for pt in p.points
+                        for c in pt.components[:1])
+    syms = dwarf = None
+    if needs_vmlinux:
+        try:
+            syms = symbols.load(tree.vmlinux)
+            dwarf = symbols.Dwarf(tree.vmlinux)
+        except OSError as e:
+            raise error(f'cannot read {tree.vmlinux}: {e}') from None
+    probes = Resolver(syms, dwarf).resolve(script)
+    tree.require(_needs_kprobes(probes))
+    if args.pass_ == 2:
+        for p in probes:
+            print(p.describe())
+        return 0
+    module = _module_name(args, src)
+    tset = treemod.find_template_set(tree, paths.templates_dir())
+    script_path = args.script or Path('<command line>')
+    c = codegen.generate(program, probes, script_path, module,
+                         [tset, paths.templates_dir() / 'common'], tset.name,
+                         tree.release, args.bufsize,
+                         line_directives=not args.no_line_directives)
+    if args.pass_ == 3:
+        _write_text(args.output, c.text)
+        return 0
+    dest = Path.cwd() if args.pass_ == 4 else Path(os.environ.get('TMPDIR', '/tmp'))
+    if args.pass_ == 5:
+        import tempfile
+        dest = Path(tempfile.mkdtemp(prefix='stap-gen-ko-'))
+    ko = kbuild.build(kbuild.BuildRequest(tree, module, c.text, _defines(args),
+                                          args.verbose, args.keep), dest)
+    if args.pass_ == 4:
+        print(ko.name)
+        return 0
+    try:
+        return _run(args, tree, ko)
+    finally:
+        ko.unlink(missing_ok=True)
+        ko.parent.rmdir()
+
+
+def _write_text(path: Optional[Path], text: str) -> None:
+    if path is None:
+        sys.stdout.write(text)
+        return
+    tmp = path.with_name(f'.{path.name}.tmp{os.getpid()}')
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path) -> int:
+    out = args.output.open('wb') if args.output else sys.stdout.buffer
+    try:
+        if args.vm:
+            from . import vm
+            try:
+                res = vm.run(vm.VMRequest(tree.bzimage, ko, args.command,
+                                          timeout=args.timeout or 60.0,
+                                          console=args.vm_console),
+                             out, sys.stderr.buffer, verbose=args.verbose > 0)
+            except vm.VMError as e:
+                raise error(str(e)) from None
+            if res.exit_code != 0:
+                print(f'stap-gen: the script failed in the guest (exit {res.exit_code}); '
+                      f'console log: {res.console}', file=sys.stderr)
+            return res.exit_code
+        from . import runner
+        _check_live_kernel(tree)
+        try:
+            return runner.run(ko, args.command, out, args.timeout)
+        except runner.RunError as e:
+            raise error(str(e)) from None
+    finally:
+        if args.output:
+            out.close()
+
+
+def _check_live_kernel(tree: treemod.KernelTree) -> None:
+    """The running kernel must be the tree's kernel (same build-id)."""
+    want = symbols.load(tree.vmlinux).build_id
+    try:
+        notes = Path('/sys/kernel/notes').read_bytes()
+    except OSError:
+        notes = b''
+    if want and bytes.fromhex(want) not in notes:
+        raise error(f'the running kernel ({platform.release()}) is not the kernel '
+                    f'built in {tree.objtree} (build-ids differ)',
+                    hint='run it in QEMU with --vm, or boot that kernel')

@@ -1,0 +1,84 @@
+"""Build a generated module with the tree's own kbuild.
+
+The C and a one-line Kbuild go into a scratch directory; `make -C KDIR
+M=DIR modules` builds it exactly as any external module is built.  Only a
+finished .ko is moved to its destination (atomically), so a failed build
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List
+
+from .diag import StapError, error
+from .tree import KernelTree
+
+
+@dataclass
+class BuildRequest:
+    tree: KernelTree
+    module: str
+    c_text: str
+    defines: Dict[str, str]
+    verbose: int = 0
+    keep_dir: bool = False
+
+
+def _echo(cmd: List[str]) -> None:
+    print('$ ' + ' '.join(cmd), file=sys.stderr, flush=True)
+
+
+def build(req: BuildRequest, dest: Path) -> Path:
+    """Build req into dest/NAME.ko; returns its path."""
+    tmp = Path(tempfile.mkdtemp(prefix=f'stap-gen-{req.module}-'))
+    try:
+        src = tmp / f'{req.module}.c'
+        src.write_text(req.c_text)
+        flags = ' '.join(f'-D{k}={v}' for k, v in sorted(req.defines.items()))
+        (tmp / 'Kbuild').write_text(f'obj-m := {req.module}.o\n' +
+                                    (f'ccflags-y := {flags}\n' if flags else ''))
+        cmd = ['make', '-C', str(req.tree.objtree), f'M={tmp}', 'modules']
+        if req.verbose >= 2:
+            cmd.append('V=1')
+        if req.verbose:
+            _echo(cmd)
+            print(f'  STAPGEN {req.module}.c', file=sys.stderr)
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, check=False)
+        if req.verbose:
+            sys.stderr.write(proc.stdout)
+        ko = tmp / f'{req.module}.ko'
+        if proc.returncode != 0 or not ko.exists():
+            if not req.verbose:
+                sys.stderr.write(_relevant(proc.stdout))
+            raise error(f'kbuild failed to build {req.module}.ko against '
+                        f'{req.tree.objtree} (make exit {proc.returncode})',
+                        hint='the compiler messages above name the template '
+                             'or script line; -k keeps the build directory')
+        dest.mkdir(parents=True, exist_ok=True)
+        final = dest / ko.name
+        staging = dest / f'.{ko.name}.tmp{os.getpid()}'
+        shutil.copyfile(ko, staging)
+        os.replace(staging, final)
+        return final
+    except StapError:
+        if req.keep_dir:
+            print(f'stap-gen: build directory kept: {tmp}', file=sys.stderr)
+        raise
+    finally:
+        if not req.keep_dir:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _relevant(output: str) -> str:
+    """Compiler diagnostics without make's own chatter."""
+    keep = [ln for ln in output.splitlines(keepends=True)
+            if not ln.startswith(('make[', 'make:'))]
+    return ''.join(keep)

@@ -1,0 +1,147 @@
+"""Tokens of the script language (ply.lex)."""
+
+from __future__ import annotations
+
+import ply.lex as lex
+
+from .diag import Source, error
+
+KEYWORDS = {
+    'probe': 'PROBE', 'global': 'GLOBAL', 'function': 'FUNCTION',
+    'if': 'IF', 'else': 'ELSE', 'while': 'WHILE', 'for': 'FOR',
+    'foreach': 'FOREACH', 'in': 'IN', 'limit': 'LIMIT', 'delete': 'DELETE',
+    'break': 'BREAK', 'continue': 'CONTINUE', 'next': 'NEXT',
+    'return': 'RETURN',
+}
+
+tokens = (
+    'IDENT', 'NUMBER', 'STRING',
+    'INC', 'DEC', 'ARROW',
+    'EQ', 'NE', 'LE', 'GE', 'ANDAND', 'OROR', 'SHL', 'SHR',
+    'ASSIGNOP',
+) + tuple(sorted(set(KEYWORDS.values())))
+
+literals = '{}()[],;:?.+-*/%<>=!~&|^'
+
+_ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', '\\': '\\', '"': '"',
+            "'": "'", 'a': '\a', 'b': '\b', 'f': '\f', 'v': '\v', '0': '\0'}
+
+
+class Lexer:
+    tokens = tokens
+    literals = literals
+    t_ignore = ' \t\r'
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.lexer = lex.lex(module=self, optimize=False, debug=False)
+        self.lexer.input(source.text)
+
+    # comments and newlines ----------------------------------------------
+    def t_COMMENT(self, t: lex.LexToken) -> None:
+        r'(/\*(.|\n)*?\*/)|(//[^\n]*)|(\#[^\n]*)'
+        t.lexer.lineno += t.value.count('\n')
+
+    def t_UNTERMINATED_COMMENT(self, t: lex.LexToken) -> None:
+        r'/\*'
+        raise error('unterminated /* comment', self.source.position(t.lexpos),
+                    hint='close it with */')
+
+    def t_newline(self, t: lex.LexToken) -> None:
+        r'\n+'
+        t.lexer.lineno += len(t.value)
+
+    # multi-character operators (longest first) ---------------------------
+    def t_ASSIGNOP(self, t: lex.LexToken) -> lex.LexToken:
+        r'<<=|>>=|\+=|-=|\*=|/=|%=|&=|\|=|\^=|\.='
+        return t
+
+    t_INC = r'\+\+'
+    t_DEC = r'--'
+    t_ARROW = r'->'
+    t_EQ = r'=='
+    t_NE = r'!='
+    t_LE = r'<='
+    t_GE = r'>='
+    t_ANDAND = r'&&'
+    t_OROR = r'\|\|'
+    t_SHL = r'<<'
+    t_SHR = r'>>'
+
+    def t_IDENT(self, t: lex.LexToken) -> lex.LexToken:
+        r'[A-Za-z_][A-Za-z0-9_]*'
+        t.type = KEYWORDS.get(t.value, 'IDENT')
+        return t
+
+    def t_NUMBER(self, t: lex.LexToken) -> lex.LexToken:
+        r'0[xX][0-9a-fA-F]+|[0-9]+'
+        text = t.value
+        try:
+            if text[:2] in ('0x', '0X'):
+                value = int(text, 16)
+            elif len(text) > 1 and text[0] == '0':
+                value = int(text, 8)
+            else:
+                value = int(text)
+        except ValueError:
+            raise error(f'invalid number {text!r}', self.source.position(t.lexpos),
+                        width=len(text)) from None
+        if value >= 1 << 64:
+            raise error(f'number {text} does not fit in 64 bits',
+                        self.source.position(t.lexpos), width=len(text))
+        if value >= 1 << 63:
+            value -= 1 << 64
+        t.value = value
+        return t
+
+    def t_STRING(self, t: lex.LexToken) -> lex.LexToken:
+        r'"([^"\\\n]|\\.)*"'
+        body = t.value[1:-1]
+        out = []
+        i = 0
+        while i < len(body):
+            ch = body[i]
+            if ch != '\\':
+                out.append(ch)
+                i += 1
+                continue
+            esc = body[i + 1]
+            if esc in _ESCAPES and not (esc == '0' and body[i + 2:i + 3].isdigit()):
+                out.append(_ESCAPES[esc])
+                i += 2
+            elif esc in '01234567':
+                j = i + 1
+                while j < len(body) and j < i + 4 and body[j] in '01234567':
+                    j += 1
+                out.append(chr(int(body[i + 1:j], 8) & 0xff))
+                i = j
+            elif esc == 'x':
+                j = i + 2
+                while j < len(body) and body[j] in '0123456789abcdefABCDEF':
+                    j += 1
+                if j == i + 2:
+                    raise error('\\x used with no following hex digits',
+                                self.source.position(t.lexpos + 1 + i))
+                out.append(chr(int(body[i + 2:j], 16) & 0xff))
+                i = j
+            else:
+                raise error(f'unknown escape sequence \\{esc}',
+                            self.source.position(t.lexpos + 1 + i), width=2)
+        t.value = ''.join(out)
+        return t
+
+    def t_UNTERMINATED_STRING(self, t: lex.LexToken) -> None:
+        r'"'
+        raise error('unterminated string literal', self.source.position(t.lexpos),
+                    hint='strings end with " on the same line')
+
+    def t_error(self, t: lex.LexToken) -> None:
+        raise error(f'unexpected character {t.value[0]!r}',
+                    self.source.position(t.lexpos))
+
+    # ply's token-stream interface ----------------------------------------
+    def token(self) -> lex.LexToken:
+        return self.lexer.token()
+
+    def input(self, text: str) -> None:
+        self.lexer.input(text)

@@ -1,0 +1,222 @@
+"""The script's abstract syntax tree.
+
+Plain dataclasses; every node knows where it came from so later passes can
+report errors at the right column.  Expression nodes get a `type` filled in
+by the semantic pass ('long' or 'string').
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Union
+
+from .diag import Pos
+
+LONG = 'long'
+STRING = 'string'
+
+
+@dataclass
+class Node:
+    pos: Pos
+
+
+# -- expressions -----------------------------------------------------------
+
+@dataclass
+class Expr(Node):
+    type: Optional[str] = field(default=None, init=False)
+
+
+@dataclass
+class Number(Expr):
+    value: int
+
+
+@dataclass
+class String(Expr):
+    value: str
+
+
+@dataclass
+class Var(Expr):
+    """A script variable: a global, a local, or a foreach iterator."""
+    name: str
+
+
+@dataclass
+class Index(Expr):
+    """arr[k1, k2, ...]"""
+    array: str
+    keys: List[Expr]
+
+
+@dataclass
+class Call(Expr):
+    name: str
+    args: List[Expr]
+
+
+@dataclass
+class Unary(Expr):
+    op: str         # '-', '!', '~', '+'
+    operand: Expr
+
+
+@dataclass
+class Binary(Expr):
+    op: str         # arithmetic, comparison, '&&', '||', '.'
+    left: Expr
+    right: Expr
+
+
+@dataclass
+class Ternary(Expr):
+    cond: Expr
+    then: Expr
+    other: Expr
+
+
+@dataclass
+class Assign(Expr):
+    op: str         # '=', '+=', ...
+    target: Expr    # Var or Index
+    value: Expr
+
+
+@dataclass
+class IncDec(Expr):
+    op: str         # '++' or '--'
+    prefix: bool
+    target: Expr
+
+
+@dataclass
+class InArray(Expr):
+    """[k1, k2] in arr"""
+    keys: List[Expr]
+    array: str
+
+
+# -- statements ------------------------------------------------------------
+
+@dataclass
+class Stmt(Node):
+    pass
+
+
+@dataclass
+class Block(Stmt):
+    body: List[Stmt]
+
+
+@dataclass
+class ExprStmt(Stmt):
+    expr: Expr
+
+
+@dataclass
+class If(Stmt):
+    cond: Expr
+    then: Stmt
+    other: Optional[Stmt]
+
+
+@dataclass
+class While(Stmt):
+    cond: Expr
+    body: Stmt
+
+
+@dataclass
+class For(Stmt):
+    init: Optional[Expr]
+    cond: Optional[Expr]
+    step: Optional[Expr]
+    body: Stmt
+
+
+@dataclass
+class Foreach(Stmt):
+    keys: List[str]         # iterator variables, one per key
+    value: Optional[str]    # `v = [k] in arr`
+    array: str
+    sort_key: int           # 0: unsorted, -1: by value, 1..n: by that key
+    sort_desc: bool
+    limit: Optional[Expr]
+    body: Stmt
+    array_pos: Optional[Pos] = None
+
+
+@dataclass
+class Delete(Stmt):
+    target: Expr            # Var (whole array or scalar) or Index
+
+
+@dataclass
+class Jump(Stmt):
+    kind: str               # 'break', 'continue', 'next'
+
+
+@dataclass
+class Return(Stmt):
+    value: Optional[Expr]
+
+
+# -- top level -------------------------------------------------------------
+
+@dataclass
+class ProbePoint(Node):
+    """kernel.function("x").return as components [(name, arg), ...]."""
+    components: List['Component']
+    optional: bool = False
+
+    def __str__(self) -> str:
+        return '.'.join(str(c) for c in self.components) + ('?' if self.optional else '')
+
+
+@dataclass
+class Component(Node):
+    name: str
+    arg: Union[None, int, str] = None
+
+    def __str__(self) -> str:
+        if self.arg is None:
+            return self.name
+        if isinstance(self.arg, str):
+            return f'{self.name}("{self.arg}")'
+        return f'{self.name}({self.arg})'
+
+
+@dataclass
+class Probe(Node):
+    points: List[ProbePoint]
+    body: Block
+
+
+@dataclass
+class Global(Node):
+    name: str
+    size: Optional[int] = None
+    init: Optional[Expr] = None
+
+
+@dataclass
+class Param(Node):
+    name: str
+    type: Optional[str] = None
+
+
+@dataclass
+class Function(Node):
+    name: str
+    params: List[Param]
+    ret: Optional[str]
+    body: Block
+
+
+@dataclass
+class Script:
+    probes: List[Probe]
+    globals: List[Global]
+    functions: List[Function]

@@ -1,0 +1,472 @@
+"""The script grammar (ply.yacc) producing stapgen.nodes.
+
+The grammar follows SystemTap's: probes, globals and functions at the top
+level; C-like statements and expressions with C's precedence, plus the
+string concatenation operator `.` and the `in` membership test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, List, Optional
+
+import ply.yacc as yacc
+
+from . import nodes as n
+from .diag import Pos, Source, StapError, error
+from .lexer import Lexer, tokens  # noqa: F401  (ply reads `tokens`)
+
+precedence = (
+    ('right', 'ASSIGNOP', '='),
+    ('right', '?', ':'),
+    ('left', 'OROR'),
+    ('left', 'ANDAND'),
+    ('left', '|'),
+    ('left', '^'),
+    ('left', '&'),
+    ('left', 'EQ', 'NE'),
+    ('left', '<', '>', 'LE', 'GE'),
+    ('left', 'IN'),
+    ('left', 'SHL', 'SHR'),
+    ('left', '.'),
+    ('left', '+', '-'),
+    ('left', '*', '/', '%'),
+    ('right', 'UNARY', '!', '~'),
+    ('left', 'INC', 'DEC'),
+)
+
+_source: Source
+
+
+def _pos(p: Any, i: int) -> Pos:
+    return _source.position(p.lexpos(i))
+
+
+# -- top level --------------------------------------------------------------
+
+def p_script(p: Any) -> None:
+    '''script : script toplevel
+              | empty'''
+    if len(p) == 2:
+        p[0] = n.Script([], [], [])
+        return
+    script, item = p[1], p[2]
+    if isinstance(item, n.Probe):
+        script.probes.append(item)
+    elif isinstance(item, n.Function):
+        script.functions.append(item)
+    else:
+        script.globals.extend(item)
+    p[0] = script
+
+
+def p_empty(p: Any) -> None:
+    'empty :'
+
+
+def p_toplevel(p: Any) -> None:
+    '''toplevel : probe
+                | function
+                | global'''
+    p[0] = p[1]
+
+
+def p_probe(p: Any) -> None:
+    'probe : PROBE probepoints block'
+    p[0] = n.Probe(_pos(p, 1), p[2], p[3])
+
+
+def p_probepoints(p: Any) -> None:
+    '''probepoints : probepoint
+                   | probepoints ',' probepoint'''
+    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+
+
+def p_probepoint(p: Any) -> None:
+    '''probepoint : components
+                  | components '?' '''
+    p[0] = n.ProbePoint(p[1][0].pos, p[1], optional=len(p) == 3)
+
+
+def p_components(p: Any) -> None:
+    '''components : component
+                  | components '.' component'''
+    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+
+
+def p_component(p: Any) -> None:
+    '''component : compname
+                 | compname '(' STRING ')'
+                 | compname '(' NUMBER ')' '''
+    arg = p[3] if len(p) == 5 else None
+    name, pos = p[1]
+    p[0] = n.Component(pos, name, arg)
+
+
+def p_compname(p: Any) -> None:
+    '''compname : IDENT
+                | FUNCTION
+                | RETURN'''
+    p[0] = (p[1], _pos(p, 1))
+
+
+def p_global(p: Any) -> None:
+    'global : GLOBAL globaldecls optsemi'
+    p[0] = p[2]
+
+
+def p_optsemi(p: Any) -> None:
+    '''optsemi : ';'
+               | empty'''
+
+
+def p_globaldecls(p: Any) -> None:
+    '''globaldecls : globaldecl
+                   | globaldecls ',' globaldecl'''
+    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+
+
+def p_globaldecl(p: Any) -> None:
+    '''globaldecl : IDENT
+                  | IDENT '[' NUMBER ']'
+                  | IDENT '=' literal'''
+    g = n.Global(_pos(p, 1), p[1])
+    if len(p) == 5:
+        g.size = p[3]
+    elif len(p) == 4:
+        g.init = p[3]
+    p[0] = g
+
+
+def p_literal(p: Any) -> None:
+    '''literal : NUMBER
+               | '-' NUMBER
+               | STRING'''
+    if len(p) == 3:
+        p[0] = n.Number(_pos(p, 1), -p[2])
+    elif isinstance(p[1], int):
+        p[0] = n.Number(_pos(p, 1), p[1])
+    else:
+        p[0] = n.String(_pos(p, 1), p[1])
+
+
+def p_function(p: Any) -> None:
+    '''function : FUNCTION IDENT '(' params ')' rettype block'''
+    p[0] = n.Function(_pos(p, 2), p[2], p[4], p[6], p[7])
+
+
+def p_rettype(p: Any) -> None:
+    '''rettype : ':' IDENT
+               | empty'''
+    p[0] = _type_name(p, 2) if len(p) == 3 else None
+
+
+def _type_name(p: Any, i: int) -> str:
+    if p[i] not in (n.LONG, n.STRING):
+        raise error(f'unknown type {p[i]!r}', _pos(p, i),
+                    hint="types are 'long' and 'string'")
+    return str(p[i])
+
+
+def p_params(p: Any) -> None:
+    '''params : empty
+              | paramlist'''
+    p[0] = p[1] or []
+
+
+def p_paramlist(p: Any) -> None:
+    '''paramlist : param
+                 | paramlist ',' param'''
+    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+
+
+def p_param(p: Any) -> None:
+    '''param : IDENT
+             | IDENT ':' IDENT'''
+    p[0] = n.Param(_pos(p, 1), p[1], _type_name(p, 3) if len(p) == 4 else None)
+
+
+# -- statements -------------------------------------------------------------
+
+def p_block(p: Any) -> None:
+    "block : '{' stmts '}'"
+    p[0] = n.Block(_pos(p, 1), p[2])
+
+
+def p_stmts(p: Any) -> None:
+    '''stmts : empty
+             | stmts stmt'''
+    p[0] = [] if len(p) == 2 else p[1] + ([p[2]] if p[2] else [])
+
+
+def p_stmt_block(p: Any) -> None:
+    'stmt : block'
+    p[0] = p[1]
+
+
+def p_stmt_empty(p: Any) -> None:
+    "stmt : ';'"
+    p[0] = None
+
+
+def p_stmt_expr(p: Any) -> None:
+    '''stmt : expr ';'
+            | expr'''
+    p[0] = n.ExprStmt(p[1].pos, p[1])
+
+
+def p_stmt_if(p: Any) -> None:
+    '''stmt : IF '(' expr ')' stmt
+            | IF '(' expr ')' stmt ELSE stmt'''
+    p[0] = n.If(_pos(p, 1), p[3], p[5] or n.Block(_pos(p, 1), []),
+                (p[7] or n.Block(_pos(p, 6), [])) if len(p) == 8 else None)
+
+
+def p_stmt_while(p: Any) -> None:
+    "stmt : WHILE '(' expr ')' stmt"
+    p[0] = n.While(_pos(p, 1), p[3], p[5] or n.Block(_pos(p, 1), []))
+
+
+def p_stmt_for(p: Any) -> None:
+    "stmt : FOR '(' optexpr ';' optexpr ';' optexpr ')' stmt"
+    p[0] = n.For(_pos(p, 1), p[3], p[5], p[7], p[9] or n.Block(_pos(p, 1), []))
+
+
+def p_optexpr(p: Any) -> None:
+    '''optexpr : expr
+               | empty'''
+    p[0] = p[1]
+
+
+def p_stmt_foreach(p: Any) -> None:
+    '''stmt : FOREACH '(' foreachvars IN IDENT sortop optlimit ')' stmt
+            | FOREACH '(' foreachvars IN IDENT optlimit ')' stmt'''
+    value, keys, key_sort, key_desc = p[3]
+    if len(p) == 10:
+        if key_sort:
+            raise error('cannot sort by both a key and the value', _pos(p, 6))
+        sort_key, sort_desc, limit, body = -1, p[6], p[7], p[9]
+    else:
+        sort_key, sort_desc, limit, body = key_sort, key_desc, p[6], p[8]
+    p[0] = n.Foreach(_pos(p, 1), keys, value, p[5], sort_key, sort_desc, limit,
+                     body or n.Block(_pos(p, 1), []), array_pos=_pos(p, 5))
+
+
+def p_foreachvars(p: Any) -> None:
+    '''foreachvars : keyvars
+                   | IDENT '=' keyvars'''
+    if len(p) == 2:
+        p[0] = (None,) + p[1]
+    else:
+        p[0] = (p[1],) + p[3]
+
+
+def p_keyvars(p: Any) -> None:
+    '''keyvars : keyvar
+               | '[' keyvarlist ']' '''
+    items = [p[1]] if len(p) == 2 else p[2]
+    names = [name for name, _ in items]
+    sorted_keys = [(i + 1, desc) for i, (_, desc) in enumerate(items) if desc is not None]
+    if len(sorted_keys) > 1:
+        raise error('only one key can be sorted on', _pos(p, 1))
+    key, desc = sorted_keys[0] if sorted_keys else (0, False)
+    p[0] = (names, key, desc)
+
+
+def p_keyvarlist(p: Any) -> None:
+    '''keyvarlist : keyvar
+                  | keyvarlist ',' keyvar'''
+    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+
+
+def p_keyvar(p: Any) -> None:
+    '''keyvar : IDENT
+              | IDENT sortop'''
+    p[0] = (p[1], p[2] if len(p) == 3 else None)
+
+
+def p_sortop(p: Any) -> None:
+    '''sortop : '+'
+              | '-' '''
+    p[0] = p[1] == '-'
+
+
+def p_optlimit(p: Any) -> None:
+    '''optlimit : LIMIT expr
+                | empty'''
+    p[0] = p[2] if len(p) == 3 else None
+
+
+def p_stmt_delete(p: Any) -> None:
+    '''stmt : DELETE lvalue ';'
+            | DELETE lvalue'''
+    p[0] = n.Delete(_pos(p, 1), p[2])
+
+
+def p_stmt_jump(p: Any) -> None:
+    '''stmt : BREAK optsemi
+            | CONTINUE optsemi
+            | NEXT optsemi'''
+    p[0] = n.Jump(_pos(p, 1), p[1])
+
+
+def p_stmt_return(p: Any) -> None:
+    '''stmt : RETURN ';'
+            | RETURN expr ';'
+            | RETURN expr'''
+    value = p[2] if len(p) >= 3 and not isinstance(p[2], str) else None
+    p[0] = n.Return(_pos(p, 1), value)
+
+
+# -- expressions ------------------------------------------------------------
+
+def p_expr_assign(p: Any) -> None:
+    '''expr : lvalue '=' expr
+            | lvalue ASSIGNOP expr'''
+    p[0] = n.Assign(_pos(p, 2), p[2], p[1], p[3])
+
+
+def p_expr_ternary(p: Any) -> None:
+    "expr : expr '?' expr ':' expr"
+    p[0] = n.Ternary(_pos(p, 2), p[1], p[3], p[5])
+
+
+def p_expr_binary(p: Any) -> None:
+    '''expr : expr OROR expr
+            | expr ANDAND expr
+            | expr '|' expr
+            | expr '^' expr
+            | expr '&' expr
+            | expr EQ expr
+            | expr NE expr
+            | expr '<' expr
+            | expr '>' expr
+            | expr LE expr
+            | expr GE expr
+            | expr SHL expr
+            | expr SHR expr
+            | expr '.' expr
+            | expr '+' expr
+            | expr '-' expr
+            | expr '*' expr
+            | expr '/' expr
+            | expr '%' expr'''
+    p[0] = n.Binary(_pos(p, 2), p[2], p[1], p[3])
+
+
+def p_expr_in(p: Any) -> None:
+    '''expr : expr IN IDENT
+            | '[' exprlist ']' IN IDENT'''
+    if len(p) == 4:
+        p[0] = n.InArray(p[1].pos, [p[1]], p[3])
+    else:
+        p[0] = n.InArray(_pos(p, 1), p[2], p[5])
+
+
+def p_expr_unary(p: Any) -> None:
+    '''expr : '-' expr %prec UNARY
+            | '+' expr %prec UNARY
+            | '!' expr
+            | '~' expr'''
+    p[0] = n.Unary(_pos(p, 1), p[1], p[2])
+
+
+def p_expr_incdec(p: Any) -> None:
+    '''expr : INC lvalue
+            | DEC lvalue
+            | lvalue INC
+            | lvalue DEC'''
+    if isinstance(p[1], str):
+        p[0] = n.IncDec(_pos(p, 1), p[1], True, p[2])
+    else:
+        p[0] = n.IncDec(_pos(p, 2), p[2], False, p[1])
+
+
+def p_expr_paren(p: Any) -> None:
+    "expr : '(' expr ')'"
+    p[0] = p[2]
+
+
+def p_expr_number(p: Any) -> None:
+    'expr : NUMBER'
+    p[0] = n.Number(_pos(p, 1), p[1])
+
+
+def p_expr_string(p: Any) -> None:
+    'expr : STRING'
+    p[0] = n.String(_pos(p, 1), p[1])
+
+
+def p_expr_lvalue(p: Any) -> None:
+    'expr : lvalue'
+    p[0] = p[1]
+
+
+def p_expr_call(p: Any) -> None:
+    '''expr : IDENT '(' ')'
+            | IDENT '(' exprlist ')' '''
+    p[0] = n.Call(_pos(p, 1), p[1], p[3] if len(p) == 5 else [])
+
+
+def p_lvalue(p: Any) -> None:
+    '''lvalue : IDENT
+              | IDENT '[' exprlist ']' '''
+    if len(p) == 2:
+        p[0] = n.Var(_pos(p, 1), p[1])
+    else:
+        p[0] = n.Index(_pos(p, 1), p[1], p[3])
+
+
+def p_exprlist(p: Any) -> None:
+    '''exprlist : expr
+                | exprlist ',' expr'''
+    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+
+
+def p_error(tok: Optional[Any]) -> None:
+    if tok is None:
+        end = len(_source.text.rstrip())
+        raise error('unexpected end of input', _source.position(end),
+                    hint='a block or parenthesis is not closed')
+    what = {'IDENT': 'identifier', 'NUMBER': 'number', 'STRING': 'string'}.get(
+        tok.type, None)
+    shown = f"{what} '{tok.value}'" if what else f"'{tok.value}'"
+    width = len(str(tok.value)) if tok.type != 'STRING' else len(tok.value) + 2
+    raise error(f'syntax error: unexpected {shown}', _source.position(tok.lexpos),
+                width=width)
+
+
+_parser = None
+
+
+def _get_parser() -> Any:
+    global _parser
+    if _parser is None:
+        _parser = yacc.yacc(module=__import__(__name__, fromlist=['*']),
+                            start='script', debug=False, write_tables=False,
+                            errorlog=yacc.NullLogger())
+    return _parser
+
+
+def parse(source: Source) -> n.Script:
+    """Parse a whole script; raises StapError on the first syntax error."""
+    global _source
+    _source = source
+    lexer = Lexer(source)
+    try:
+        script: n.Script = _get_parser().parse(lexer=lexer, tracking=False)
+    except StapError:
+        raise
+    except RecursionError:
+        raise error('script nests too deeply', source.position(0)) from None
+    return script
+
+
+def parse_file(path: Path) -> n.Script:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise error(f'cannot read script {path}: {e.strerror}') from None
+    except UnicodeDecodeError:
+        raise error(f'script {path} is not UTF-8 text') from None
+    return parse(Source(str(path), text))

@@ -1,0 +1,215 @@
+"""Load a stap-gen module, stream its output, stop it and unload it.
+
+The same code runs on a developer's live kernel (stap-gen -p5) and inside
+the QEMU guest (stap-gen --vm boots the tree's kernel with the host's
+filesystem and runs this module there), so what the test suite exercises
+is what a user gets.  It needs nothing but the standard library and root.
+
+Protocol with the module (see kernel-templates/common/runtime/control.h.j2):
+/proc/stapgen_NAME/output yields records { u32 len; u8 type; u8 flags;
+u16 cpu; u64 ns } + payload; writing "stop" to /proc/stapgen_NAME/control
+stops the script (end probes run), after which output reaches EOF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import errno
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import BinaryIO, Dict, List, Optional
+
+REC_HDR = struct.Struct('<IBBHQ')
+REC_STDOUT, REC_STDERR = 1, 2
+SYS_FINIT_MODULE = 313      # x86_64
+SYS_DELETE_MODULE = 176
+O_NONBLOCK = os.O_NONBLOCK
+
+LOAD_ERRORS = {
+    errno.EEXIST: 'a module of that name is already loaded (stap-gen --cleanup unloads it)',
+    errno.ENOEXEC: 'the kernel refused the module format: it was built for another kernel',
+    errno.EPERM: 'loading modules needs root (and module loading must not be disabled)',
+    errno.EKEYREJECTED: 'the module signature was rejected (this kernel enforces signing)',
+    errno.ENOENT: 'a probe point does not exist in the running kernel',
+    errno.EINVAL: 'a probe could not be placed (see the kernel log)',
+}
+
+
+class RunError(Exception):
+    """The module could not be loaded or run."""
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def load_module(ko: Path, params: str = '') -> None:
+    fd = os.open(ko, os.O_RDONLY)
+    try:
+        if _libc().syscall(SYS_FINIT_MODULE, fd, params.encode(), 0) != 0:
+            e = ctypes.get_errno()
+            why = LOAD_ERRORS.get(e, os.strerror(e))
+            raise RunError(f'cannot load {ko.name}: {os.strerror(e)}: {why}')
+    finally:
+        os.close(fd)
+
+
+def unload_module(name: str) -> None:
+    libc = _libc()
+    for _ in range(100):
+        if libc.syscall(SYS_DELETE_MODULE, name.encode(), O_NONBLOCK) == 0:
+            return
+        e = ctypes.get_errno()
+        if e == errno.ENOENT:
+            return
+        if e not in (errno.EAGAIN, errno.EBUSY, errno.EWOULDBLOCK):
+            raise RunError(f'cannot unload {name}: {os.strerror(e)}')
+        time.sleep(0.05)
+    raise RunError(f'cannot unload {name}: still busy')
+
+
+def module_name(ko: Path) -> str:
+    return ko.name[:-3] if ko.name.endswith('.ko') else ko.name
+
+
+def status(name: str) -> Dict[str, str]:
+    text = Path(f'/proc/stapgen_{name}/control').read_text()
+    return dict(kv.split('=', 1) for kv in text.split())
+
+
+class Session:
+    """One run of a loaded module."""
+
+    def __init__(self, name: str, out: BinaryIO, err: BinaryIO) -> None:
+        self.name = name
+        self.out = out
+        self.err = err
+        self.proc_dir = Path(f'/proc/stapgen_{name}')
+        self.fd = os.open(self.proc_dir / 'output', os.O_RDONLY | os.O_NONBLOCK)
+        self.pending = b''
+        self.stopped = False
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            with open(self.proc_dir / 'control', 'w') as f:
+                f.write('stop\n')
+
+    def pump(self, timeout: float) -> bool:
+        """Move output to out/err; False once the module's output ended."""
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if not ready:
+            return True
+        try:
+            data = os.read(self.fd, 1 << 20)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        buf = self.pending + data
+        off = 0
+        while len(buf) - off >= REC_HDR.size:
+            length, typ, _flags, _cpu, _ns = REC_HDR.unpack_from(buf, off)
+            if len(buf) - off < REC_HDR.size + length:
+                break
+            payload = buf[off + REC_HDR.size: off + REC_HDR.size + length]
+            (self.err if typ == REC_STDERR else self.out).write(payload)
+            off += REC_HDR.size + length
+        self.pending = buf[off:]
+        self.out.flush()
+        self.err.flush()
+        return True
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float],
+        err: Optional[BinaryIO] = None) -> int:
+    """Load ko, run command (if any), stream output, stop, unload.
+
+    Returns 0 when the script ran and stopped cleanly, 1 on script errors.
+    """
+    err = err or sys.stderr.buffer
+    name = module_name(ko)
+    stop_signal: List[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop_signal.append(signum)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    load_module(ko)
+    child: Optional[subprocess.Popen[bytes]] = None
+    try:
+        session = Session(name, out, err)
+        if command:
+            child = subprocess.Popen(['/bin/sh', '-c', command], stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout if timeout else None
+        while session.pump(0.05):
+            if session.stopped:
+                continue
+            if stop_signal:
+                session.stop()
+            elif child is not None and child.poll() is not None:
+                session.stop()
+            elif deadline is not None and time.monotonic() > deadline:
+                err.write(f'stap-gen: timeout after {timeout:g} s, stopping\n'.encode())
+                session.stop()
+        st = status(name)
+        session.close()
+    finally:
+        if child is not None and child.poll() is None:
+            child.terminate()
+            child.wait()
+        try:
+            unload_module(name)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+    return _report(st, err)
+
+
+def _report(st: Dict[str, str], err: BinaryIO) -> int:
+    msgs = []
+    if st.get('dropped_msgs', '0') != '0':
+        msgs.append(f"WARNING: output buffer overflowed: {st['dropped_msgs']} messages "
+                    f"({st['dropped_bytes']} bytes) dropped; raise it with -s MB")
+    if st.get('skipped', '0') != '0':
+        msgs.append(f"WARNING: {st['skipped']} probe hits skipped (reentrancy or "
+                    'lock contention)')
+    if st.get('errors', '0') != '0':
+        msgs.append(f"WARNING: number of errors: {st['errors']}")
+    for m in msgs:
+        err.write((m + '\n').encode())
+    err.flush()
+    return 1 if st.get('errors', '0') != '0' else 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog='stap-gen-run',
+                                 description='Run a built stap-gen module.')
+    ap.add_argument('module', type=Path)
+    ap.add_argument('-c', dest='command')
+    ap.add_argument('--timeout', type=float)
+    ap.add_argument('-o', dest='output', type=Path)
+    args = ap.parse_args(argv)
+    out: BinaryIO = args.output.open('wb') if args.output else sys.stdout.buffer
+    try:
+        return run(args.module, args.command, out, args.timeout)
+    except (RunError, OSError) as e:
+        print(f'stap-gen: error: {e}', file=sys.stderr)
+        return 1
+    finally:
+        if args.output:
+            out.close()
+
+
+if __name__ == '__main__':
+    sys.exit(main())

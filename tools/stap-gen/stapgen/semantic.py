@@ -1,0 +1,463 @@
+"""Semantic checks and whole-script type inference.
+
+Types are inferred the way SystemTap does: every variable, array key and
+array value starts untyped and takes the type of the first place that
+determines it; passes repeat until nothing changes.  A conflict is an
+error naming both places.  The result (`Program`) tells the translator,
+for every probe, its locals with their types and which globals it touches.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
+
+from . import nodes as n
+from .diag import Diagnostic, Pos, StapError, close_matches
+
+
+@dataclass
+class Slot:
+    """A typed thing: a scalar, an array key column or an array value."""
+    what: str
+    type: Optional[str] = None
+    pos: Optional[Pos] = None       # where the type was decided
+
+
+@dataclass
+class GlobalSym:
+    name: str
+    pos: Pos
+    decl: n.Global
+    is_array: Optional[bool] = None
+    array_pos: Optional[Pos] = None
+    keys: List[Slot] = field(default_factory=list)
+    value: Slot = field(default_factory=lambda: Slot('value'))
+
+
+@dataclass
+class ProbeSym:
+    index: int
+    probe: n.Probe
+    locals: Dict[str, Slot] = field(default_factory=dict)
+    globals_used: Set[str] = field(default_factory=set)
+
+
+@dataclass
+class Builtin:
+    name: str
+    params: Tuple[str, ...]
+    ret: Optional[str]          # None: returns nothing
+    varargs: bool = False
+
+
+BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
+    Builtin('printf', (n.STRING,), None, varargs=True),
+    Builtin('exit', (), None),
+    Builtin('execname', (), n.STRING),
+    Builtin('pid', (), n.LONG),
+    Builtin('tid', (), n.LONG),
+    Builtin('cpu', (), n.LONG),
+    Builtin('probefunc', (), n.STRING),
+]}
+
+_FORMAT = re.compile(r'%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+|\*))?'
+                     r'(?P<conv>.)', re.S)
+NUMERIC_CONV = 'diuxXoc'
+
+
+@dataclass
+class FormatSpec:
+    text: str           # the directive as written
+    conv: str
+    flags: str
+    width: Optional[str]
+    prec: Optional[str]
+    offset: int         # position in the format string
+
+
+def parse_format(fmt: str) -> Tuple[List[object], Optional[str]]:
+    """Split a printf format into literal strings and FormatSpecs."""
+    parts: List[object] = []
+    i = 0
+    while i < len(fmt):
+        j = fmt.find('%', i)
+        if j < 0:
+            parts.append(fmt[i:])
+            break
+        if j > i:
+            parts.append(fmt[i:j])
+        m = _FORMAT.match(fmt, j)
+        if not m:
+            return parts, f'incomplete format directive at offset {j}'
+        conv = m.group('conv')
+        if conv == '%':
+            parts.append('%')
+        elif conv in NUMERIC_CONV + 'sp':
+            if m.group('width') == '*' or m.group('prec') == '*':
+                return parts, "'*' width and precision are not supported"
+            parts.append(FormatSpec(m.group(0), conv, m.group('flags'),
+                                    m.group('width'), m.group('prec'), j))
+        else:
+            return parts, f"unknown format directive '%{conv}'"
+        i = m.end()
+    return parts, None
+
+
+@dataclass
+class Program:
+    script: n.Script
+    globals: Dict[str, GlobalSym]
+    probes: List[ProbeSym]
+
+
+class Checker:
+    def __init__(self, script: n.Script) -> None:
+        self.script = script
+        self.globals: Dict[str, GlobalSym] = {}
+        self.errors: List[Diagnostic] = []
+        self.changed = False
+        self.probe: Optional[ProbeSym] = None
+        self.foreach_arrays: List[str] = []
+
+    # -- entry --------------------------------------------------------------
+    def check(self) -> Program:
+        for f in self.script.functions:
+            self.errors.append(Diagnostic(
+                f"user-defined functions are not supported yet ('{f.name}')", f.pos,
+                hint='inline the function body into the probe for now'))
+        for g in self.script.globals:
+            if g.name in self.globals:
+                self.errors.append(Diagnostic(
+                    f"global '{g.name}' is declared twice", g.pos,
+                    hint=f'first declared at {self.globals[g.name].pos}'))
+                continue
+            sym = GlobalSym(g.name, g.pos, g)
+            if g.size is not None:
+                self._set_array(sym, True, g.pos)
+            if g.init is not None:
+                self._set_array(sym, False, g.pos)
+                self._unify(sym.value, g.init.__class__ is n.String and n.STRING or n.LONG,
+                            g.pos, f"global '{g.name}'")
+            self.globals[g.name] = sym
+        probes = [ProbeSym(i, p) for i, p in enumerate(self.script.probes)]
+        for _ in range(20):
+            self.changed = False
+            for ps in probes:
+                self.probe = ps
+                self._stmt(ps.probe.body)
+            if self.errors or not self.changed:
+                break
+        if not self.errors:
+            self._final(probes)
+        if self.errors:
+            raise StapError(*self.errors)
+        return Program(self.script, self.globals, probes)
+
+    def _final(self, probes: List[ProbeSym]) -> None:
+        for g in self.globals.values():
+            if g.is_array is None:
+                self.errors.append(Diagnostic(f"global '{g.name}' is never used", g.pos,
+                                              severity='error',
+                                              hint='remove it or use it'))
+                continue
+            for slot in g.keys + [g.value]:
+                if slot.type is None:
+                    self.errors.append(Diagnostic(
+                        f"cannot infer the type of {slot.what} of global '{g.name}'",
+                        g.pos, hint='assign it a number or a string somewhere'))
+        for ps in probes:
+            for name, slot in ps.locals.items():
+                if slot.type is None:
+                    self.errors.append(Diagnostic(
+                        f"cannot infer the type of local '{name}'", slot.pos or ps.probe.pos,
+                        hint='assign it a number or a string before use'))
+
+    # -- helpers ------------------------------------------------------------
+    def _err(self, msg: str, pos: Pos, hint: Optional[str] = None) -> None:
+        if not any(d.pos == pos and d.message == msg for d in self.errors):
+            self.errors.append(Diagnostic(msg, pos, hint))
+
+    def _unify(self, slot: Slot, typ: Optional[str], pos: Pos, what: str) -> Optional[str]:
+        if typ is None:
+            return slot.type
+        if slot.type is None:
+            slot.type, slot.pos = typ, pos
+            self.changed = True
+            return typ
+        if slot.type != typ:
+            self._err(f'type mismatch: {what} is used as a {typ} here', pos,
+                      hint=f'it is a {slot.type} because of {slot.pos}')
+        return slot.type
+
+    def _set_array(self, g: GlobalSym, is_array: bool, pos: Pos) -> None:
+        if g.is_array is None:
+            g.is_array, g.array_pos = is_array, pos
+            self.changed = True
+        elif g.is_array != is_array:
+            kind = 'an array' if is_array else 'a scalar'
+            self._err(f"'{g.name}' is used as {kind} here", pos,
+                      hint=f"it is {'an array' if g.is_array else 'a scalar'} "
+                           f"because of {g.array_pos}")
+
+    def _array(self, name: str, nkeys: int, pos: Pos) -> Optional[GlobalSym]:
+        g = self.globals.get(name)
+        if g is None:
+            if self.probe and name in self.probe.locals:
+                self._err(f"'{name}' is a local variable, not an array", pos,
+                          hint=f"declare it at the top level: global {name}")
+            else:
+                self._err(f"unknown array '{name}'", pos,
+                          hint=f'declare it: global {name}')
+            return None
+        assert self.probe is not None
+        self.probe.globals_used.add(name)
+        self._set_array(g, True, pos)
+        if not g.keys:
+            if nkeys > 9:
+                self._err(f"array '{name}' has {nkeys} keys; at most 9 are allowed", pos)
+            g.keys = [Slot(f'key {i + 1}') for i in range(nkeys)]
+            self.changed = True
+        elif len(g.keys) != nkeys:
+            self._err(f"array '{name}' is indexed with {nkeys} key(s) here but "
+                      f"{len(g.keys)} elsewhere", pos)
+            return None
+        return g
+
+    def _var_slot(self, name: str, pos: Pos, assigning: bool) -> Optional[Slot]:
+        g = self.globals.get(name)
+        assert self.probe is not None
+        if g is not None:
+            self.probe.globals_used.add(name)
+            self._set_array(g, False, pos)
+            return g.value
+        if name in BUILTINS:
+            self._err(f"'{name}' is a function; call it as {name}()", pos)
+            return None
+        slot = self.probe.locals.get(name)
+        if slot is None:
+            slot = Slot(f"local '{name}'", pos=None)
+            self.probe.locals[name] = slot
+            if not assigning:
+                self.changed = True
+        return slot
+
+    # -- statements ---------------------------------------------------------
+    def _stmt(self, s: n.Stmt) -> None:
+        if isinstance(s, n.Block):
+            for x in s.body:
+                self._stmt(x)
+        elif isinstance(s, n.ExprStmt):
+            self._expr(s.expr, None, want_value=False)
+        elif isinstance(s, n.If):
+            self._expr(s.cond, n.LONG)
+            self._stmt(s.then)
+            if s.other:
+                self._stmt(s.other)
+        elif isinstance(s, n.While):
+            self._expr(s.cond, n.LONG)
+            self._stmt(s.body)
+        elif isinstance(s, n.For):
+            for e in (s.init, s.step):
+                if e is not None:
+                    self._expr(e, None, want_value=False)
+            if s.cond is not None:
+                self._expr(s.cond, n.LONG)
+            self._stmt(s.body)
+        elif isinstance(s, n.Foreach):
+            self._foreach(s)
+        elif isinstance(s, n.Delete):
+            self._delete(s)
+        elif isinstance(s, n.Jump):
+            pass
+        elif isinstance(s, n.Return):
+            self._err('return outside a function', s.pos)
+        else:  # pragma: no cover - the parser makes no other statements
+            raise AssertionError(s)
+
+    def _foreach(self, s: n.Foreach) -> None:
+        g = self._array(s.array, len(s.keys), s.array_pos or s.pos)
+        if g is None:
+            return
+        if s.array in self.foreach_arrays:
+            self._err(f"nested foreach over the same array '{s.array}'", s.pos)
+        if s.sort_key > len(s.keys):
+            self._err('sort key out of range', s.pos)
+        assert self.probe is not None
+        for name, key in zip(s.keys, g.keys):
+            slot = self._var_slot(name, s.pos, assigning=True)
+            if slot is not None and name not in self.globals:
+                self._unify(slot, key.type, s.pos, f"foreach variable '{name}'")
+                self._unify(key, slot.type, s.pos, f"key of '{s.array}'")
+            elif name in self.globals:
+                self._err(f"foreach variable '{name}' is a global", s.pos,
+                          hint='iterate with a local name')
+        if s.value:
+            slot = self._var_slot(s.value, s.pos, assigning=True)
+            if slot is not None:
+                self._unify(slot, g.value.type, s.pos, f"foreach value '{s.value}'")
+                self._unify(g.value, slot.type, s.pos, f"values of '{s.array}'")
+        if s.limit is not None:
+            self._expr(s.limit, n.LONG)
+        self.foreach_arrays.append(s.array)
+        self._stmt(s.body)
+        self.foreach_arrays.pop()
+
+    def _delete(self, s: n.Delete) -> None:
+        t = s.target
+        if isinstance(t, n.Index):
+            g = self._array(t.array, len(t.keys), t.pos)
+            if g is not None:
+                for k, slot in zip(t.keys, g.keys):
+                    self._unify(slot, self._expr(k, slot.type), k.pos,
+                                f"key of '{t.array}'")
+        elif isinstance(t, n.Var):
+            g = self.globals.get(t.name)
+            if g is None:
+                self._var_slot(t.name, t.pos, assigning=True)
+            else:
+                assert self.probe is not None
+                self.probe.globals_used.add(t.name)
+
+    # -- expressions --------------------------------------------------------
+    def _expr(self, e: n.Expr, want: Optional[str],
+              want_value: bool = True) -> Optional[str]:
+        t = self._infer(e, want, want_value)
+        if t is not None:
+            e.type = t
+        if want is not None and t is not None and t != want:
+            self._err(f'expected a {want}, but this is a {t}', e.pos)
+        return t
+
+    def _infer(self, e: n.Expr, want: Optional[str], want_value: bool) -> Optional[str]:
+        if isinstance(e, n.Number):
+            return n.LONG
+        if isinstance(e, n.String):
+            return n.STRING
+        if isinstance(e, n.Var):
+            slot = self._var_slot(e.name, e.pos, assigning=False)
+            return self._unify(slot, want, e.pos, f"'{e.name}'") if slot else None
+        if isinstance(e, n.Index):
+            g = self._array(e.array, len(e.keys), e.pos)
+            if g is None:
+                return None
+            for k, slot in zip(e.keys, g.keys):
+                self._unify(slot, self._expr(k, slot.type), k.pos, f"key of '{e.array}'")
+            return self._unify(g.value, want, e.pos, f"values of '{e.array}'")
+        if isinstance(e, n.InArray):
+            g = self._array(e.array, len(e.keys), e.pos)
+            if g is not None:
+                for k, slot in zip(e.keys, g.keys):
+                    self._unify(slot, self._expr(k, slot.type), k.pos,
+                                f"key of '{e.array}'")
+            return n.LONG
+        if isinstance(e, n.Call):
+            return self._call(e, want_value)
+        if isinstance(e, n.Unary):
+            self._expr(e.operand, n.LONG)
+            return n.LONG
+        if isinstance(e, n.Binary):
+            return self._binary(e, want)
+        if isinstance(e, n.Ternary):
+            self._expr(e.cond, n.LONG)
+            a = self._expr(e.then, want)
+            b = self._expr(e.other, want or a)
+            if a and b and a != b:
+                self._err(f'the two branches have different types ({a} and {b})', e.pos)
+            return a or b
+        if isinstance(e, n.Assign):
+            return self._assign(e, want)
+        if isinstance(e, n.IncDec):
+            self._lvalue(e.target, n.LONG, e.pos)
+            return n.LONG
+        raise AssertionError(e)  # pragma: no cover
+
+    def _binary(self, e: n.Binary, want: Optional[str]) -> Optional[str]:
+        if e.op == '.':
+            self._expr(e.left, n.STRING)
+            self._expr(e.right, n.STRING)
+            return n.STRING
+        if e.op in ('==', '!=', '<', '>', '<=', '>='):
+            a = self._expr(e.left, None)
+            b = self._expr(e.right, a)
+            if a is None and b is not None:
+                self._expr(e.left, b)
+            return n.LONG
+        self._expr(e.left, n.LONG)
+        self._expr(e.right, n.LONG)
+        return n.LONG
+
+    def _lvalue(self, target: n.Expr, typ: Optional[str], pos: Pos) -> Optional[str]:
+        if isinstance(target, n.Var):
+            slot = self._var_slot(target.name, target.pos, assigning=True)
+            if slot is None:
+                return None
+            t = self._unify(slot, typ, pos, f"'{target.name}'")
+            if slot.pos is None and t is not None:
+                slot.pos = pos
+            target.type = t
+            return t
+        if isinstance(target, n.Index):
+            return self._expr(target, typ)
+        self._err('cannot assign to this expression', target.pos)
+        return None
+
+    def _assign(self, e: n.Assign, want: Optional[str]) -> Optional[str]:
+        if e.op == '=':
+            vt = self._expr(e.value, None)
+            t = self._lvalue(e.target, vt, e.pos)
+            if vt is None and t is not None:
+                self._expr(e.value, t)
+            return t
+        typ = n.STRING if e.op == '.=' else n.LONG
+        self._expr(e.value, typ)
+        return self._lvalue(e.target, typ, e.pos)
+
+    def _call(self, e: n.Call, want_value: bool) -> Optional[str]:
+        b = BUILTINS.get(e.name)
+        if b is None:
+            near = close_matches(e.name, list(BUILTINS))
+            self._err(f"unknown function '{e.name}'", e.pos,
+                      hint=f"did you mean {' or '.join(near)}?" if near else None)
+            return None
+        if b.ret is None and want_value:
+            self._err(f"'{e.name}()' returns no value", e.pos)
+        if e.name == 'printf':
+            self._printf(e)
+            return None
+        if len(e.args) != len(b.params):
+            self._err(f"'{e.name}' takes {len(b.params)} argument(s), "
+                      f"{len(e.args)} given", e.pos)
+        for a, t in zip(e.args, b.params):
+            self._expr(a, t)
+        return b.ret
+
+    def _printf(self, e: n.Call) -> None:
+        if not e.args or not isinstance(e.args[0], n.String):
+            self._err('printf needs a literal format string first', e.pos)
+            for a in e.args:
+                self._expr(a, None)
+            return
+        e.args[0].type = n.STRING
+        parts, problem = parse_format(e.args[0].value)
+        if problem:
+            self._err(f'bad printf format: {problem}', e.args[0].pos)
+            return
+        specs = [p for p in parts if isinstance(p, FormatSpec)]
+        args = e.args[1:]
+        if len(specs) != len(args):
+            self._err(f'printf format has {len(specs)} directive(s) but '
+                      f'{len(args)} argument(s) follow', e.args[0].pos)
+        for spec, a in zip(specs, args):
+            want = n.STRING if spec.conv == 's' else n.LONG
+            got = self._expr(a, None)
+            if got is None:
+                self._expr(a, want)
+            elif got != want:
+                self._err(f"format '{spec.text}' expects a {want}, but the "
+                          f'argument is a {got}', a.pos)
+
+
+def check(script: n.Script) -> Program:
+    return Checker(script).check()

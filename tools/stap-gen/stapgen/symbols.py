@@ -1,0 +1,227 @@
+"""vmlinux symbols and the DWARF facts a probe point needs.
+
+The symbol table says which names exist, how often, and where each
+function starts and ends; the kernel's own section markers say which text
+kprobes refuse (init, noinstr, entry, kprobes text) and `_kprobe_blacklist`
+lists the NOKPROBE_SYMBOL functions.  The table is read once per vmlinux
+build-id and cached; DWARF is read lazily, one compilation unit at a time,
+found through .debug_aranges.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from elftools.elf.elffile import ELFFile
+
+from . import paths
+
+CACHE_FORMAT = 1
+
+# Text regions kprobes refuse, as (start marker, end marker, why).
+REFUSED_REGIONS = (
+    ('_sinittext', '_einittext', '.init.text (freed after boot)'),
+    ('__noinstr_text_start', '__noinstr_text_end', '.noinstr.text (noinstr code)'),
+    ('__entry_text_start', '__entry_text_end', '.entry.text (kernel entry code)'),
+    ('__kprobes_text_start', '__kprobes_text_end', '.kprobes.text (kprobes itself)'),
+    ('__irqentry_text_start', '__irqentry_text_end', '.irqentry.text'),
+    ('__softirqentry_text_start', '__softirqentry_text_end', '.softirqentry.text'),
+)
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    addr: int
+    size: int
+    is_func: bool
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    file: str
+    line: int
+
+
+class SymbolTable:
+    def __init__(self, path: Path, build_id: str, symbols: List[Symbol],
+                 blacklist: List[int]) -> None:
+        self.path = path
+        self.build_id = build_id
+        self.by_name: Dict[str, List[Symbol]] = {}
+        for s in symbols:
+            self.by_name.setdefault(s.name, []).append(s)
+        self.funcs = sorted((s for s in symbols if s.is_func), key=lambda s: s.addr)
+        self._func_addrs = [s.addr for s in self.funcs]
+        self.blacklist = set(blacklist)
+        self.regions: List[Tuple[int, int, str]] = []
+        for start, end, why in REFUSED_REGIONS:
+            a, b = self.by_name.get(start), self.by_name.get(end)
+            if a and b:
+                self.regions.append((a[0].addr, b[0].addr, why))
+
+    def functions(self, name: str) -> List[Symbol]:
+        return [s for s in self.by_name.get(name, []) if s.is_func]
+
+    def count(self, name: str) -> int:
+        """How many symbols kallsyms will hold under this name."""
+        return len(self.by_name.get(name, []))
+
+    def refused_region(self, addr: int) -> Optional[str]:
+        for start, end, why in self.regions:
+            if start <= addr < end:
+                return why
+        return None
+
+    def function_at(self, addr: int) -> Optional[Symbol]:
+        i = bisect.bisect_right(self._func_addrs, addr) - 1
+        if i >= 0 and self.funcs[i].addr <= addr < self.funcs[i].addr + max(1, self.funcs[i].size):
+            return self.funcs[i]
+        return None
+
+    def names(self) -> List[str]:
+        return [s.name for s in self.funcs]
+
+
+def _build_id(elf: ELFFile) -> str:
+    for sec in elf.iter_sections():
+        if sec['sh_type'] == 'SHT_NOTE':
+            for note in sec.iter_notes():
+                if note['n_type'] == 'NT_GNU_BUILD_ID':
+                    return str(note['n_desc'])
+    return ''
+
+
+def _read(path: Path) -> SymbolTable:
+    with path.open('rb') as f:
+        elf = ELFFile(f)
+        build_id = _build_id(elf)
+        cache = paths.cache_dir() / 'symbols' / f'{build_id or "none"}-{CACHE_FORMAT}.json'
+        if build_id:
+            try:
+                data = json.loads(cache.read_text())
+                return SymbolTable(path, build_id,
+                                   [Symbol(*s) for s in data['symbols']],
+                                   data['blacklist'])
+            except (OSError, ValueError, KeyError, TypeError):
+                pass
+        symtab = elf.get_section_by_name('.symtab')
+        if symtab is None:
+            raise OSError(f'{path} has no symbol table')
+        symbols = []
+        for sym in symtab.iter_symbols():
+            typ = sym['st_info']['type']
+            if not sym.name or typ in ('STT_SECTION', 'STT_FILE'):
+                continue
+            symbols.append(Symbol(sym.name, sym['st_value'], sym['st_size'],
+                                  typ == 'STT_FUNC'))
+        blacklist = _kprobe_blacklist(elf, symbols)
+    if build_id:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f'.tmp{os.getpid()}')
+        tmp.write_text(json.dumps({'symbols': [[s.name, s.addr, s.size, s.is_func]
+                                               for s in symbols],
+                                   'blacklist': blacklist}))
+        os.replace(tmp, cache)
+    return SymbolTable(path, build_id, symbols, blacklist)
+
+
+def _kprobe_blacklist(elf: ELFFile, symbols: List[Symbol]) -> List[int]:
+    """Addresses NOKPROBE_SYMBOL() put between the blacklist markers."""
+    marks = {s.name: s.addr for s in symbols
+             if s.name in ('__start_kprobe_blacklist', '__stop_kprobe_blacklist')}
+    if len(marks) != 2:
+        return []
+    start, stop = marks['__start_kprobe_blacklist'], marks['__stop_kprobe_blacklist']
+    for sec in elf.iter_sections():
+        base = sec['sh_addr']
+        if sec['sh_type'] == 'SHT_PROGBITS' and base <= start and stop <= base + sec['sh_size']:
+            data = sec.data()[start - base:stop - base]
+            return [v for (v,) in struct.iter_unpack('<Q', data[:len(data) // 8 * 8])]
+    return []
+
+
+def load(vmlinux: Path) -> SymbolTable:
+    return _read(vmlinux)
+
+
+class Dwarf:
+    """Lazy DWARF lookups in one ELF file."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = path.open('rb')
+        self._elf = ELFFile(self._file)
+        self._info = None
+        self._aranges = None
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _dwarf(self):  # type: ignore[no-untyped-def]
+        if self._info is None:
+            if not self._elf.has_dwarf_info():
+                return None
+            self._info = self._elf.get_dwarf_info()
+            self._aranges = self._info.get_aranges()
+        return self._info
+
+    def function_decl(self, addr: int) -> Optional[SourceLoc]:
+        """decl_file:decl_line of the subprogram whose code starts at addr."""
+        info = self._dwarf()
+        if info is None or self._aranges is None:
+            return None
+        off = self._aranges.cu_offset_at_addr(addr)
+        if off is None:
+            return None
+        cu = info.get_CU_at(off)
+        top = cu.get_top_DIE()
+        comp_dir = _attr_str(top, 'DW_AT_comp_dir') or ''
+        for die in top.iter_children():
+            if die.tag != 'DW_TAG_subprogram':
+                continue
+            low = die.attributes.get('DW_AT_low_pc')
+            if low is None or low.value != addr:
+                continue
+            decl = die
+            spec = die.attributes.get('DW_AT_specification') or \
+                die.attributes.get('DW_AT_abstract_origin')
+            if 'DW_AT_decl_line' not in die.attributes and spec is not None:
+                decl = die.get_DIE_from_attribute(spec.name)
+            line = decl.attributes.get('DW_AT_decl_line')
+            fidx = decl.attributes.get('DW_AT_decl_file')
+            if line is None or fidx is None:
+                return None
+            return SourceLoc(_file_name(info, cu, fidx.value, comp_dir), line.value)
+        return None
+
+
+def _attr_str(die, name: str) -> Optional[str]:  # type: ignore[no-untyped-def]
+    a = die.attributes.get(name)
+    if a is None:
+        return None
+    v = a.value
+    return v.decode(errors='replace') if isinstance(v, bytes) else str(v)
+
+
+def _file_name(info, cu, index: int, comp_dir: str) -> str:  # type: ignore[no-untyped-def]
+    lp = info.line_program_for_CU(cu)
+    files = lp['file_entry']
+    dirs = lp['include_directory']
+    if lp.header['version'] < 5:
+        index -= 1
+    if not 0 <= index < len(files):
+        return '?'
+    fe = files[index]
+    name = fe.name.decode(errors='replace') if isinstance(fe.name, bytes) else str(fe.name)
+    d = dirs[fe.dir_index] if fe.dir_index < len(dirs) else b''
+    d = d.decode(errors='replace') if isinstance(d, bytes) else str(d)
+    full = os.path.normpath(os.path.join(comp_dir, d, name))
+    if comp_dir and full.startswith(comp_dir.rstrip('/') + '/'):
+        return full[len(comp_dir.rstrip('/')) + 1:]
+    return full

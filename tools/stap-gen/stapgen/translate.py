@@ -1,0 +1,385 @@
+"""Translate checked script statements into C for the runtime templates.
+
+Only the script-derived code is produced here: each probe's handler body
+and its locals.  Everything else in the module (the runtime, probe
+registration, module init and exit) is in kernel-templates/.  The C is
+kernel style; every statement is preceded by a #line directive naming the
+script line it came from, so a compiler message points at the script.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from . import nodes as n
+from .diag import error
+from .semantic import FormatSpec, GlobalSym, ProbeSym, Program, parse_format
+
+
+def c_string(s: str) -> str:
+    """A C string literal body (without quotes) for s."""
+    out = []
+    for ch in s:
+        o = ord(ch)
+        if ch == '\\':
+            out.append('\\\\')
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == '\n':
+            out.append('\\n')
+        elif ch == '\t':
+            out.append('\\t')
+        elif o < 32 or o == 127 or o > 255:
+            out.append(f'\\{o & 0xff:03o}')
+        elif ch == '?':
+            out.append('\\?')      # no trigraphs
+        else:
+            out.append(ch)
+    return ''.join(out)
+
+
+def c_number(v: int) -> str:
+    if v == -(1 << 63):
+        return '(-9223372036854775807LL - 1)'
+    return f'{v}LL' if v >= 0 else f'({v}LL)'
+
+
+def global_c_name(name: str) -> str:
+    return f'stp_g_{name}'
+
+
+@dataclass
+class Handler:
+    """One probe's translated handler."""
+    index: int
+    body: str
+    locals: List[str]
+    locks: List[str]
+
+
+@dataclass
+class _Scope:
+    ps: ProbeSym
+    temps: int = 0
+    depth: int = 0
+    lines: List[str] = field(default_factory=list)
+
+
+class Translator:
+    def __init__(self, program: Program, script_path: Path) -> None:
+        self.program = program
+        self.script_path = str(script_path.resolve())
+        self.script_name = str(script_path)
+
+    # -- per probe ----------------------------------------------------------
+    def handler(self, ps: ProbeSym) -> Handler:
+        self.s = _Scope(ps)
+        self._stmt(ps.probe.body, 1)
+        decls = []
+        for name, slot in sorted(ps.locals.items()):
+            decls.append(f'char v_{name}[MAXSTRINGLEN]' if slot.type == n.STRING
+                         else f's64 v_{name}')
+        decls += [f'char t{i}[MAXSTRINGLEN]' for i in range(self.s.temps)]
+        locks = [f'&{global_c_name(g)}_lock' for g in sorted(ps.globals_used)]
+        return Handler(ps.index, '\n'.join(self.s.lines), decls, locks)
+
+    def _emit(self, indent: int, text: str) -> None:
+        self.s.lines.append('\t' * indent + text)
+
+    def _line(self, node: n.Node) -> None:
+        self.s.lines.append(f'#line {node.pos.line} "{c_string(self.script_path)}"')
+
+    def _temp(self) -> str:
+        self.s.temps += 1
+        return f'l->t{self.s.temps - 1}'
+
+    def _where(self, node: n.Node) -> str:
+        return f'"{c_string(self.script_name)}:{node.pos.line}:{node.pos.col}"'
+
+    # -- statements ---------------------------------------------------------
+    def _stmt(self, st: n.Stmt, ind: int) -> None:
+        if isinstance(st, n.Block):
+            for x in st.body:
+                self._stmt(x, ind)
+            return
+        self._line(st)
+        self._emit(ind, f'if (!stp_action(c, {self._where(st)}))')
+        self._emit(ind + 1, 'goto out;')
+        if isinstance(st, n.ExprStmt):
+            self._emit(ind, f'(void)({self._expr(st.expr)});')
+        elif isinstance(st, n.If):
+            self._emit(ind, f'if ({self._expr(st.cond)}) {{')
+            self._stmt(st.then, ind + 1)
+            if st.other is not None:
+                self._emit(ind, '} else {')
+                self._stmt(st.other, ind + 1)
+            self._emit(ind, '}')
+        elif isinstance(st, n.While):
+            self._emit(ind, f'while ({self._expr(st.cond)}) {{')
+            self._loop_guard(st, ind + 1)
+            self._stmt(st.body, ind + 1)
+            self._emit(ind, '}')
+        elif isinstance(st, n.For):
+            init = self._expr(st.init) if st.init else ''
+            cond = self._expr(st.cond) if st.cond else '1'
+            step = f'(void)({self._expr(st.step)})' if st.step else ''
+            self._emit(ind, f'for ({init}; {cond}; {step}) {{')
+            self._loop_guard(st, ind + 1)
+            self._stmt(st.body, ind + 1)
+            self._emit(ind, '}')
+        elif isinstance(st, n.Foreach):
+            self._foreach(st, ind)
+        elif isinstance(st, n.Delete):
+            self._delete(st, ind)
+        elif isinstance(st, n.Jump):
+            self._emit(ind, 'goto out;' if st.kind == 'next' else f'{st.kind};')
+        else:
+            raise error(f'{type(st).__name__} statements are not supported yet', st.pos)
+
+    def _loop_guard(self, st: n.Stmt, ind: int) -> None:
+        """Each iteration counts as an action, so a runaway loop ends."""
+        self._emit(ind, f'if (!stp_action(c, {self._where(st)}))')
+        self._emit(ind + 1, 'goto out;')
+
+    def _foreach(self, st: n.Foreach, ind: int) -> None:
+        g = self.program.globals[st.array]
+        m = f'&{global_c_name(st.array)}'
+        d = self.s.depth
+        self.s.depth += 1
+        limit = self._expr(st.limit) if st.limit is not None else None
+        self._emit(ind, '{')
+        self._emit(ind + 1, f'u32 n{d} = stp_map_sort({m}, {st.sort_key}, '
+                            f'{int(st.sort_desc)}), i{d};')
+        if limit:
+            self._emit(ind + 1, f's64 limit{d} = {limit};')
+        cond = f'i{d} < n{d}' + (f' && i{d} < limit{d}' if limit else '')
+        self._emit(ind, '')
+        self._emit(ind + 1, f'for (i{d} = 0; {cond}; i{d}++) {{')
+        self._emit(ind + 2, f'struct stp_map_entry *e{d} = {m[1:]}.sorted[i{d}];')
+        self._emit(ind, '')
+        for col, name in enumerate(st.keys):
+            if g.keys[col].type == n.STRING:
+                self._emit(ind + 2, f'strscpy(l->v_{name}, stp_entry_key_str({m}, e{d}, {col}), '
+                                    'MAXSTRINGLEN);')
+            else:
+                self._emit(ind + 2, f'l->v_{name} = stp_entry_key_long({m}, e{d}, {col});')
+        if st.value:
+            if g.value.type == n.STRING:
+                self._emit(ind + 2, f'strscpy(l->v_{st.value}, stp_entry_str({m}, e{d}), '
+                                    'MAXSTRINGLEN);')
+            else:
+                self._emit(ind + 2, f'l->v_{st.value} = *stp_entry_long({m}, e{d});')
+        self._loop_guard(st, ind + 2)
+        self._stmt(st.body, ind + 2)
+        self._emit(ind + 1, '}')
+        self._emit(ind, '}')
+        self.s.depth -= 1
+
+    def _delete(self, st: n.Delete, ind: int) -> None:
+        t = st.target
+        if isinstance(t, n.Index):
+            self._emit(ind, f'stp_map_delete(&{global_c_name(t.array)}, '
+                            f'{self._key(t.array, t.keys)});')
+            return
+        assert isinstance(t, n.Var)
+        g = self.program.globals.get(t.name)
+        if g is not None and g.is_array:
+            self._emit(ind, f'stp_map_clear(&{global_c_name(t.name)});')
+        else:
+            lv = self._scalar_lvalue(t.name)
+            slot = g.value if g else self.s.ps.locals[t.name]
+            self._emit(ind, f'{lv}[0] = 0;' if slot.type == n.STRING else f'{lv} = 0;')
+
+    # -- expressions --------------------------------------------------------
+    def _scalar_lvalue(self, name: str) -> str:
+        if name in self.program.globals:
+            return global_c_name(name)
+        return f'l->v_{name}'
+
+    def _key(self, array: str, keys: List[n.Expr]) -> str:
+        g: GlobalSym = self.program.globals[array]
+        inits = []
+        for i, (k, slot) in enumerate(zip(keys, g.keys)):
+            field_ = 's' if slot.type == n.STRING else 'n'
+            inits.append(f'.{field_}[{i}] = {self._expr(k)}')
+        return '&(struct stp_key){ ' + ', '.join(inits) + ' }'
+
+    def _expr(self, e: n.Expr) -> str:
+        if isinstance(e, n.Number):
+            return c_number(e.value)
+        if isinstance(e, n.String):
+            return f'"{c_string(e.value)}"'
+        if isinstance(e, n.Var):
+            return self._scalar_lvalue(e.name)
+        if isinstance(e, n.Index):
+            get = 'stp_map_get_str' if e.type == n.STRING else 'stp_map_get_long'
+            return f'{get}(&{global_c_name(e.array)}, {self._key(e.array, e.keys)})'
+        if isinstance(e, n.InArray):
+            return (f'(stp_map_lookup(&{global_c_name(e.array)}, '
+                    f'{self._key(e.array, e.keys)}) != NULL)')
+        if isinstance(e, n.Unary):
+            op = e.op
+            return f'({op}{self._expr(e.operand)})' if op != '!' else \
+                f'(s64)(!{self._expr(e.operand)})'
+        if isinstance(e, n.Binary):
+            return self._binary(e)
+        if isinstance(e, n.Ternary):
+            return f'({self._expr(e.cond)} ? {self._expr(e.then)} : {self._expr(e.other)})'
+        if isinstance(e, n.Assign):
+            return self._assign(e)
+        if isinstance(e, n.IncDec):
+            return self._incdec(e)
+        if isinstance(e, n.Call):
+            return self._call(e)
+        raise error(f'{type(e).__name__} expressions are not supported yet', e.pos)
+
+    def _binary(self, e: n.Binary) -> str:
+        a, b = self._expr(e.left), self._expr(e.right)
+        op = e.op
+        if op == '.':
+            return f'stp_concat({self._temp()}, {a}, {b})'
+        if e.left.type == n.STRING and op in ('==', '!=', '<', '>', '<=', '>='):
+            return f'(s64)(strcmp({a}, {b}) {op} 0)'
+        if op in ('/', '%'):
+            return f'stp_div(c, {a}, {b}, {"true" if op == "%" else "false"})'
+        if op == '<<':
+            return f'(s64)((u64)({a}) << (({b}) & 63))'
+        if op == '>>':
+            return f'(({a}) >> (({b}) & 63))'
+        if op in ('==', '!=', '<', '>', '<=', '>=', '&&', '||'):
+            return f'(s64)({a} {op} {b})'
+        if op in ('+', '-', '*'):
+            # wrap like SystemTap's 64-bit longs, without signed overflow
+            return f'(s64)((u64)({a}) {op} (u64)({b}))'
+        return f'({a} {op} {b})'
+
+    def _assign(self, e: n.Assign) -> str:
+        t = e.target
+        op = e.op
+        v = self._expr(e.value)
+        if isinstance(t, n.Index):
+            m = f'&{global_c_name(t.array)}'
+            key = self._key(t.array, t.keys)
+            if t.type == n.STRING:
+                if op == '=':
+                    return f'stp_map_set_str(c, {m}, {key}, {v})'
+                return (f'({{ const struct stp_key *k_ = {key}; '
+                        f'stp_map_set_str(c, {m}, k_, stp_concat({self._temp()}, '
+                        f'stp_map_get_str({m}, k_), {v})); }})')
+            if op == '=':
+                return f'stp_map_set_long(c, {m}, {key}, {v})'
+            if op == '+=':
+                return f'stp_map_add_long(c, {m}, {key}, {v})'
+            if op == '-=':
+                return f'stp_map_add_long(c, {m}, {key}, -({v}))'
+            cur = 'stp_map_get_long(' + m + ', k_)'
+            new = self._arith(op[:-1], cur, v)
+            return (f'({{ const struct stp_key *k_ = {key}; s64 v_ = {new}; '
+                    f'stp_map_set_long(c, {m}, k_, v_); }})')
+        assert isinstance(t, n.Var)
+        lv = self._scalar_lvalue(t.name)
+        if t.type == n.STRING:
+            if op == '.=':
+                v = f'stp_concat({self._temp()}, {lv}, {v})'
+            return f'({{ strscpy({lv}, {v}, MAXSTRINGLEN); (const char *){lv}; }})'
+        if op == '=':
+            return f'({lv} = {v})'
+        return f'({lv} = {self._arith(op[:-1], lv, v)})'
+
+    def _arith(self, op: str, a: str, b: str) -> str:
+        if op in ('/', '%'):
+            return f'stp_div(c, {a}, {b}, {"true" if op == "%" else "false"})'
+        if op == '<<':
+            return f'(s64)((u64)({a}) << (({b}) & 63))'
+        if op == '>>':
+            return f'(({a}) >> (({b}) & 63))'
+        if op in ('+', '-', '*'):
+            return f'(s64)((u64)({a}) {op} (u64)({b}))'
+        return f'({a} {op} {b})'
+
+    def _incdec(self, e: n.IncDec) -> str:
+        delta = '1' if e.op == '++' else '-1'
+        t = e.target
+        if isinstance(t, n.Index):
+            m = f'&{global_c_name(t.array)}'
+            new = f'stp_map_add_long(c, {m}, {self._key(t.array, t.keys)}, {delta})'
+            return new if e.prefix else f'({new} - ({delta}))'
+        assert isinstance(t, n.Var)
+        lv = self._scalar_lvalue(t.name)
+        return f'({e.op}{lv})' if e.prefix else f'({lv}{e.op})'
+
+    def _call(self, e: n.Call) -> str:
+        name = e.name
+        if name == 'printf':
+            return self._printf(e)
+        if name == 'exit':
+            return '(stp_request_exit(), 0)'
+        if name == 'execname':
+            return f'stp_execname({self._temp()})'
+        if name in ('pid', 'tid', 'cpu'):
+            return f'stp_{name}()'
+        if name == 'probefunc':
+            return 'c->probe->func'
+        raise error(f"function '{name}' is not supported yet", e.pos)
+
+    def _printf(self, e: n.Call) -> str:
+        fmt = e.args[0]
+        assert isinstance(fmt, n.String)
+        parts, _ = parse_format(fmt.value)
+        c_fmt = []
+        args = []
+        values = iter(e.args[1:])
+        for p in parts:
+            if not isinstance(p, FormatSpec):
+                c_fmt.append(str(p).replace('%', '%%'))
+                continue
+            v = self._expr(next(values))
+            head = '%' + p.flags + (p.width or '') + (f'.{p.prec}' if p.prec else '')
+            if p.conv == 's':
+                c_fmt.append(head + 's')
+                args.append(v)
+            elif p.conv == 'c':
+                c_fmt.append(head + 'c')
+                args.append(f'(int)({v})')
+            elif p.conv == 'p':
+                c_fmt.append('0x' + head + 'llx')
+                args.append(f'(unsigned long long)({v})')
+            elif p.conv in 'uxXo':
+                c_fmt.append(head + 'll' + p.conv)
+                args.append(f'(unsigned long long)({v})')
+            else:
+                c_fmt.append(head + 'lld')
+                args.append(f'(long long)({v})')
+        joined = ''.join(args and [', ' + ', '.join(args)] or [])
+        return f'stp_printf(c, "{c_string("".join(c_fmt))}"{joined})'
+
+
+def translate(program: Program, script_path: Path) -> List[Handler]:
+    tr = Translator(program, script_path)
+    return [tr.handler(ps) for ps in program.probes]
+
+
+def global_decls(program: Program) -> List[Dict[str, object]]:
+    """What the module template needs to know about each global."""
+    out: List[Dict[str, object]] = []
+    for name, g in sorted(program.globals.items()):
+        c = global_c_name(name)
+        item: Dict[str, object] = {'name': name, 'c_name': c, 'is_map': bool(g.is_array),
+                                   'init': None}
+        if g.is_array:
+            item['decl'] = f'static struct stp_map {c}'
+            item['key_sig'] = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
+            item['value_enum'] = 'STP_STRING' if g.value.type == n.STRING else 'STP_LONG'
+            item['size'] = g.decl.size or 'MAXMAPENTRIES'
+        elif g.value.type == n.STRING:
+            item['decl'] = f'static char {c}[MAXSTRINGLEN]'
+            if isinstance(g.decl.init, n.String):
+                item['init'] = f'strscpy({c}, "{c_string(g.decl.init.value)}", MAXSTRINGLEN)'
+        else:
+            item['decl'] = f'static s64 {c}'
+            if isinstance(g.decl.init, n.Number):
+                item['init'] = f'{c} = {c_number(g.decl.init.value)}'
+        out.append(item)
+    return out
