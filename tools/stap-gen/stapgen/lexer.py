@@ -74,11 +74,11 @@ class Lexer:
         return t
 
     def t_NUMBER(self, t: lex.LexToken) -> lex.LexToken:
-        r'0[xX][0-9a-fA-F]+|[0-9]+'
+        r'[0-9][0-9A-Za-z_]*'
         text = t.value
         try:
             if text[:2] in ('0x', '0X'):
-                value = int(text, 16)
+                value = int(text[2:], 16)
             elif len(text) > 1 and text[0] == '0':
                 value = int(text, 8)
             else:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jinja2
 
+from .diag import error
 from .translate import c_string
 
 _MARK = '\x01L{}:{}\x02'
@@ -101,7 +102,26 @@ def environment(template_dirs: List[Path]) -> Tuple[jinja2.Environment, MarkingL
 def render(template_dirs: List[Path], name: str, context: Dict[str, Any],
            line_directives: bool = True) -> str:
     env, loader = environment(template_dirs)
-    text = env.get_template(name).render(**context)
+    try:
+        text = env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as e:
+        raise error(f'{e.filename}:{e.lineno}: template syntax error: {e.message}') from None
+    except jinja2.TemplateError as e:
+        where = _template_frame(e)
+        raise error(f'{where}template {name} failed to render: {e}',
+                    hint='a template and the generator disagree; fix the template') from None
     if line_directives:
         return _add_line_directives(text, loader.files)
     return _MARK_RE.sub('', text)
+
+
+def _template_frame(e: BaseException) -> str:
+    """file:line of the innermost template frame in e's traceback."""
+    tb = e.__traceback__
+    where = ''
+    while tb is not None:
+        fname = tb.tb_frame.f_code.co_filename
+        if fname.endswith('.j2'):
+            where = f'{fname}:{tb.tb_lineno}: '
+        tb = tb.tb_next
+    return where

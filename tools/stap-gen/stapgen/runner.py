@@ -145,12 +145,30 @@ def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float
         stop_signal.append(signum)
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    load_module(ko)
     child: Optional[subprocess.Popen[bytes]] = None
+    go = -1
+    if command:
+        # As stap does: the command's process exists before the module
+        # loads (so its pid is known) and runs CMD once the script started.
+        wait_r, go = os.pipe()
+        child = subprocess.Popen(['/bin/sh', '-c', 'read -r _; exec </dev/null; eval "$0"',
+                                  command], stdin=wait_r)
+        os.close(wait_r)
+    try:
+        load_module(ko)
+    except BaseException:
+        if child is not None:
+            child.kill()
+            child.wait()
+            os.close(go)
+        for s, h in old.items():
+            signal.signal(s, h)
+        raise
     try:
         session = Session(name, out, err)
-        if command:
-            child = subprocess.Popen(['/bin/sh', '-c', command], stdin=subprocess.DEVNULL)
+        if go >= 0:
+            os.write(go, b'go\n')
+            os.close(go)
         deadline = time.monotonic() + timeout if timeout else None
         while session.pump(0.05):
             if session.stopped:

@@ -1,0 +1,75 @@
+"""Front-end diagnostics: line, column and message for each error class."""
+
+from __future__ import annotations
+
+import pytest
+
+from stapgen import parser, semantic
+from stapgen.diag import Source, StapError
+
+
+def diag(text: str) -> str:
+    with pytest.raises(StapError) as e:
+        semantic.check(parser.parse(Source('t.stp', text)))
+    return str(e.value)
+
+
+@pytest.mark.parametrize('text, where, message', [
+    ('probe begin { x = (1 + ; }', '1:24', "syntax error: unexpected ';'"),
+    ('probe begin {\n printf("a"\n', '2:12', 'unexpected end of input'),
+    ('probe begin { x = "abc }', '1:19', 'unterminated string literal'),
+    ('probe begin { x = 1 } /* never closed', '1:23', 'unterminated /* comment'),
+    ('probe begin { x = 0x }', '1:19', "invalid number '0x'"),
+    ('probe begin { x = 12ab }', '1:19', "invalid number '12ab'"),
+    ('probe begin { x = 09 }', '1:19', "invalid number '09'"),
+    ('probe begin { x = 99999999999999999999 }', '1:19', 'does not fit in 64 bits'),
+    ('probe begin { x = "\\q" }', '1:20', 'unknown escape sequence \\q'),
+    ('probe begin { x = 1 $ }', '1:21', "unexpected character '$'"),
+    ('global a\nprobe begin { a = 1; a[1] = 2 }', '2:22', "'a' is used as an array here"),
+    ('probe begin { x = 1; x = "s" }', '1:24', "type mismatch: 'x' is used as a string"),
+    ('probe begin { printf("%d\\n", "s") }', '1:30', "format '%d' expects a long"),
+    ('probe begin { printf("%d %d\\n", 1) }', '1:22', '2 directive(s) but 1 argument(s)'),
+    ('probe begin { exitt() }', '1:15', "unknown function 'exitt'"),
+    ('probe begin { x = printf("a") }', '1:19', "'printf()' returns no value"),
+    ('global g\nglobal g\nprobe begin { g = 1 }', '2:8', "global 'g' is declared twice"),
+])
+def test_error(text: str, where: str, message: str) -> None:
+    out = diag(text)
+    assert f't.stp:{where}: error: ' in out
+    assert message in out
+
+
+def test_caret_under_token() -> None:
+    out = diag('probe begin {\n\tx = (1 + ;\n}')
+    lines = out.splitlines()
+    assert lines[0] == "t.stp:2:11: error: syntax error: unexpected ';'"
+    assert lines[1] == '   x = (1 + ;'
+    assert lines[2] == '            ^'
+
+
+def test_hint_for_typo() -> None:
+    assert 'did you mean execname?' in diag('probe begin { x = execnme() }')
+
+
+def test_type_conflict_names_both_places() -> None:
+    out = diag('global v\nprobe begin { v = 1 }\nprobe end { v = "x" }')
+    assert "t.stp:3:15: error: type mismatch: 'v' is used as a string here" in out
+    assert 'it is a long because of t.stp:2:17' in out
+
+
+def test_several_errors_in_one_run() -> None:
+    out = diag('probe begin { printf("%d\\n", "a") }\nprobe end { foo() }')
+    assert out.count('error:') == 2
+
+
+def test_valid_script_types() -> None:
+    prog = semantic.check(parser.parse(Source('t.stp', '''
+global counts, total
+probe begin { counts[execname(), pid()] += 2; total++ }
+probe end { foreach ([n, p] in counts-) printf("%s %d %d\\n", n, p, counts[n, p]) }
+''')))
+    g = prog.globals['counts']
+    assert [k.type for k in g.keys] == ['string', 'long']
+    assert g.value.type == 'long'
+    assert prog.globals['total'].value.type == 'long'
+    assert prog.probes[1].locals['n'].type == 'string'
