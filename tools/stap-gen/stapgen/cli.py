@@ -54,6 +54,8 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
     ap.add_argument('--timeout', type=float, default=None, metavar='SECONDS',
                     help='stop the script after this long (default: none live, '
                     '60 in a VM)')
+    ap.add_argument('--templates', type=Path, metavar='DIR',
+                    help='kernel-templates directory to use (default: the kit\'s own)')
     ap.add_argument('--no-line-directives', action='store_true', help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -141,10 +143,11 @@ def _main(args: argparse.Namespace) -> int:
             print(p.describe())
         return 0
     module = _module_name(args, src)
-    tset = treemod.find_template_set(tree, paths.templates_dir())
+    templates = (args.templates or paths.templates_dir()).resolve()
+    tset = treemod.find_template_set(tree, templates)
     script_path = args.script or Path('<command line>')
     c = codegen.generate(program, probes, script_path, module,
-                         [tset, paths.templates_dir() / 'common'], tset.name,
+                         [tset, templates / 'common'], tset.name,
                          tree.release, args.bufsize,
                          line_directives=not args.no_line_directives)
     if args.pass_ == 3:

@@ -379,7 +379,7 @@ def p_expr_incdec(p: Any) -> None:
     if isinstance(p[1], str):
         p[0] = n.IncDec(_pos(p, 1), p[1], True, p[2])
     else:
-        p[0] = n.IncDec(_pos(p, 2), p[2], False, p[1])
+        p[0] = n.IncDec(p[1].pos, p[2], False, p[1])
 
 
 def p_expr_paren(p: Any) -> None:

@@ -225,6 +225,14 @@ class Checker:
             return None
         return g
 
+    def _indexed(self, array: str, keys: List[n.Expr], pos: Pos) -> Optional[GlobalSym]:
+        """array[keys...]: the keys take (or must have) the key types."""
+        g = self._array(array, len(keys), pos)
+        if g is not None:
+            for k, slot in zip(keys, g.keys):
+                self._unify(slot, self._expr(k, slot.type), k.pos, f"key of '{array}'")
+        return g
+
     def _var_slot(self, name: str, pos: Pos, assigning: bool) -> Optional[Slot]:
         g = self.globals.get(name)
         assert self.probe is not None
@@ -307,11 +315,7 @@ class Checker:
     def _delete(self, s: n.Delete) -> None:
         t = s.target
         if isinstance(t, n.Index):
-            g = self._array(t.array, len(t.keys), t.pos)
-            if g is not None:
-                for k, slot in zip(t.keys, g.keys):
-                    self._unify(slot, self._expr(k, slot.type), k.pos,
-                                f"key of '{t.array}'")
+            self._indexed(t.array, t.keys, t.pos)
         elif isinstance(t, n.Var):
             g = self.globals.get(t.name)
             if g is None:
@@ -339,18 +343,12 @@ class Checker:
             slot = self._var_slot(e.name, e.pos, assigning=False)
             return self._unify(slot, want, e.pos, f"'{e.name}'") if slot else None
         if isinstance(e, n.Index):
-            g = self._array(e.array, len(e.keys), e.pos)
+            g = self._indexed(e.array, e.keys, e.pos)
             if g is None:
                 return None
-            for k, slot in zip(e.keys, g.keys):
-                self._unify(slot, self._expr(k, slot.type), k.pos, f"key of '{e.array}'")
             return self._unify(g.value, want, e.pos, f"values of '{e.array}'")
         if isinstance(e, n.InArray):
-            g = self._array(e.array, len(e.keys), e.pos)
-            if g is not None:
-                for k, slot in zip(e.keys, g.keys):
-                    self._unify(slot, self._expr(k, slot.type), k.pos,
-                                f"key of '{e.array}'")
+            self._indexed(e.array, e.keys, e.pos)
             return n.LONG
         if isinstance(e, n.Call):
             return self._call(e, want_value)

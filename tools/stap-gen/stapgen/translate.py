@@ -242,18 +242,9 @@ class Translator:
             return f'stp_concat({self._temp()}, {a}, {b})'
         if e.left.type == n.STRING and op in ('==', '!=', '<', '>', '<=', '>='):
             return f'(s64)(strcmp({a}, {b}) {op} 0)'
-        if op in ('/', '%'):
-            return f'stp_div(c, {a}, {b}, {"true" if op == "%" else "false"})'
-        if op == '<<':
-            return f'(s64)((u64)({a}) << (({b}) & 63))'
-        if op == '>>':
-            return f'(({a}) >> (({b}) & 63))'
         if op in ('==', '!=', '<', '>', '<=', '>=', '&&', '||'):
             return f'(s64)({a} {op} {b})'
-        if op in ('+', '-', '*'):
-            # wrap like SystemTap's 64-bit longs, without signed overflow
-            return f'(s64)((u64)({a}) {op} (u64)({b}))'
-        return f'({a} {op} {b})'
+        return self._arith(op, a, b)
 
     def _assign(self, e: n.Assign) -> str:
         t = e.target
@@ -296,6 +287,7 @@ class Translator:
         if op == '>>':
             return f'(({a}) >> (({b}) & 63))'
         if op in ('+', '-', '*'):
+            # wrap like SystemTap's 64-bit longs, without signed overflow
             return f'(s64)((u64)({a}) {op} (u64)({b}))'
         return f'({a} {op} {b})'
 
