@@ -37,7 +37,8 @@ trees: setup
 demo: setup
 	$(Q)$(PY) -m stapgen.testtree $(DEMO_LINE)
 	$(Q)kdir=$$($(PY) -m stapgen.testtree --print-kdir $(DEMO_LINE)) && \
-	echo "\$$ $(STAPGEN) -r $$kdir --vm -c '$(DEMO_WORKLOAD)' examples/opensnoop.stp" && \
+	echo "\$$ $(STAPGEN) -r $$kdir --vm -c \\" && \
+	echo '    "$(DEMO_WORKLOAD)" examples/opensnoop.stp' && \
 	$(STAPGEN) -r "$$kdir" --vm -c '$(DEMO_WORKLOAD)' examples/opensnoop.stp
 
 check: trees

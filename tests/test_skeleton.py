@@ -176,3 +176,22 @@ def test_compile_error_points_at_template_line(kdir: Path, tmp_path: Path) -> No
     r = _p4_in_empty_dir(tmp_path, '-r', str(kdir), '-p4', '--templates', str(templates),
                          str(script))
     assert f'{victim}:{where + 1}:2: error: #error "injected template error"' in r.stderr
+
+
+def test_make_stap(kdir: Path, tmp_path: Path) -> None:
+    """make stap SCRIPT=... KDIR=... builds the module; SCRIPT is required."""
+    import subprocess
+    top = Path(__file__).parent.parent
+    usage = subprocess.run(['make', '-s', '-C', str(top), 'stap'], capture_output=True,
+                           text=True)
+    assert usage.returncode != 0
+    assert 'usage: make stap SCRIPT=foo.stp' in usage.stderr
+    script = write(tmp_path, 'count.stp', COUNT_OPENS)
+    name = f'stap_make_test_{kdir.name.replace("-", "_").replace(".", "_")}'
+    try:
+        r = subprocess.run(['make', '-s', '-C', str(top), 'stap', f'SCRIPT={script}',
+                            f'KDIR={kdir}', f'NAME={name}'], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        assert (top / f'{name}.ko').exists()
+    finally:
+        (top / f'{name}.ko').unlink(missing_ok=True)
