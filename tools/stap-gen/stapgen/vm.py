@@ -29,6 +29,7 @@ from . import paths
 from .qemu_configs import x86_64 as arch
 
 BUSYBOX = Path('/bin/busybox')
+RUNNER = Path(__file__).with_name('runner.py')
 EXIT_RE = re.compile(rb'STAPGEN-EXIT=(\d+)')
 
 GUEST_INIT = r'''#!/bin/sh
@@ -117,14 +118,18 @@ def base_initramfs() -> Path:
 
 
 def job_script(ko_name: str, command: Optional[str], timeout: float) -> str:
-    """What the guest runs under chroot: the kit's runner on the module."""
-    args = [str(Path(sys.executable)), '-m', 'stapgen.runner',
+    """What the guest runs under chroot: the kit's runner on the module.
+
+    The runner needs only the standard library, so it travels in the job
+    archive (the guest's /tmp is a fresh tmpfs that may hide the checkout)
+    and runs under the host's own interpreter, without site packages.
+    """
+    args = [os.path.realpath(sys.executable), '-S', f'/tmp/stap-gen/{RUNNER.name}',
             f'/tmp/stap-gen/{ko_name}', '--timeout', f'{timeout:g}']
     if command:
         args += ['-c', command]
     return ('#!/bin/sh\n'
-            'export PYTHONDONTWRITEBYTECODE=1 HOME=/tmp '
-            f'PYTHONPATH={shlex.quote(str(paths.TOOL_DIR))}\n'
+            'export PYTHONDONTWRITEBYTECODE=1 HOME=/tmp\n'
             'cd /tmp\n'
             'exec ' + ' '.join(shlex.quote(a) for a in args) + '\n')
 
@@ -169,6 +174,7 @@ def run(req: VMRequest, out: Optional[BinaryIO], err: Optional[BinaryIO],
     initrd = work / 'initrd.img'
     job = [('job', 0o040755, b''),
            (f'job/{req.ko.name}', 0o100644, req.ko.read_bytes()),
+           (f'job/{RUNNER.name}', 0o100644, RUNNER.read_bytes()),
            ('job/job.sh', 0o100755,
             job_script(req.ko.name, req.command, req.timeout).encode())]
     job += [(f'job/{k}', 0o100644, v) for k, v in req.extra_files.items()]
