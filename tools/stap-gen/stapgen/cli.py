@@ -35,6 +35,10 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
                     '4 build, 5 run; default 5)')
     ap.add_argument('-r', dest='kdir', type=Path, metavar='KDIR',
                     help='kernel build tree (default /lib/modules/$(uname -r)/build)')
+    ap.add_argument('--vmlinux', type=Path, metavar='FILE',
+                    help='resolve against a bare vmlinux instead of a tree (-l, -p1, -p2)')
+    ap.add_argument('-l', dest='listing', metavar='PROBEPOINT',
+                    help='list the probe points PROBEPOINT matches, then exit')
     ap.add_argument('-m', dest='module', metavar='NAME', help='module name')
     ap.add_argument('-c', dest='command', metavar='CMD',
                     help='run CMD and stop the script when it exits')
@@ -115,9 +119,37 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print('stap-gen: interrupted', file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader (head, less) went away: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _vmlinux_symbols(vmlinux: Path) -> tuple:
+    try:
+        return symbols.load(vmlinux), symbols.Dwarf(vmlinux)
+    except (OSError, ValueError) as e:
+        raise error(f'cannot read {vmlinux}: {e}',
+                    hint='it must be an ELF vmlinux with a symbol table') from None
+
+
+def _list(args: argparse.Namespace) -> int:
+    src = Source('<-l>', f'probe {args.listing} {{}}')
+    script = parser.parse(src)
+    vmlinux = args.vmlinux or treemod.open_tree(_kdir(args)).vmlinux
+    syms, dwarf = _vmlinux_symbols(vmlinux)
+    for pp in sorted({p.pp for p in Resolver(syms, dwarf, args.verbose).resolve(script)}):
+        print(pp)
+    return 0
+
+
+def _kdir(args: argparse.Namespace) -> Path:
+    return args.kdir or Path('/lib/modules') / platform.release() / 'build'
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.listing:
+        return _list(args)
     src = _source(args)
     script = parser.parse(src)
     program = semantic.check(script)
@@ -125,23 +157,22 @@ def _main(args: argparse.Namespace) -> int:
         print(f'# {src.name}: {len(script.probes)} probe(s), '
               f'{len(script.globals)} global(s): parsed and checked')
         return 0
-    kdir = args.kdir or Path('/lib/modules') / platform.release() / 'build'
-    tree = treemod.open_tree(kdir)
-    needs_vmlinux = any(c.name == 'kernel' for p in script.probes for pt in p.points
-                        for c in pt.components[:1])
+    if args.vmlinux and args.pass_ > 2:
+        raise error('--vmlinux stops at -p2: building a module needs a kernel tree (-r)')
+    tree = None if args.vmlinux else treemod.open_tree(_kdir(args))
+    needs_vmlinux = any(c.name in ('kernel', 'kprobe') for p in script.probes
+                        for pt in p.points for c in pt.components[:1])
     syms = dwarf = None
     if needs_vmlinux:
-        try:
-            syms = symbols.load(tree.vmlinux)
-            dwarf = symbols.Dwarf(tree.vmlinux)
-        except OSError as e:
-            raise error(f'cannot read {tree.vmlinux}: {e}') from None
-    probes = Resolver(syms, dwarf).resolve(script)
-    tree.require(_needs_kprobes(probes))
+        syms, dwarf = _vmlinux_symbols(args.vmlinux or tree.vmlinux)
+    probes = Resolver(syms, dwarf, args.verbose).resolve(script)
+    if tree is not None:
+        tree.require(_needs_kprobes(probes))
     if args.pass_ == 2:
         for p in probes:
-            print(p.describe())
+            print(p.describe(verbose=args.verbose > 0))
         return 0
+    assert tree is not None
     module = _module_name(args, src)
     templates = (args.templates or paths.templates_dir()).resolve()
     tset = treemod.find_template_set(tree, templates)

@@ -60,6 +60,7 @@ BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
     Builtin('tid', (), n.LONG),
     Builtin('cpu', (), n.LONG),
     Builtin('probefunc', (), n.STRING),
+    Builtin('pp', (), n.STRING),
 ]}
 
 _FORMAT = re.compile(r'%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+|\*))?'

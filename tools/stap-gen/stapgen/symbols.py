@@ -88,6 +88,31 @@ class SymbolTable:
     def names(self) -> List[str]:
         return [s.name for s in self.funcs]
 
+    def aliases(self, sym: Symbol) -> List[str]:
+        """sym's name first, then other function names at its address."""
+        i = bisect.bisect_left(self._func_addrs, sym.addr)
+        names = [sym.name]
+        while i < len(self.funcs) and self.funcs[i].addr == sym.addr:
+            if self.funcs[i].name not in names:
+                names.append(self.funcs[i].name)
+            i += 1
+        return names
+
+    def anchor(self, addr: int) -> Tuple[str, int]:
+        """A symbol unique in kallsyms at or before addr, and addr's offset from it.
+
+        register_kprobe() resolves a name to its first kallsyms match, so a
+        duplicated name must never be an anchor; neither may __pfx_/__cfi_
+        padding symbols, which kprobes refuse.
+        """
+        i = bisect.bisect_right(self._func_addrs, addr) - 1
+        while i >= 0:
+            s = self.funcs[i]
+            if self.count(s.name) == 1 and not s.name.startswith(('__pfx_', '__cfi_')):
+                return s.name, addr - s.addr
+            i -= 1
+        raise LookupError(f'no unique symbol at or before {addr:#x}')
+
 
 def _build_id(elf: ELFFile) -> str:
     for sec in elf.iter_sections():
@@ -159,6 +184,7 @@ class Dwarf:
         self._elf = ELFFile(self._file)
         self._info = None
         self._aranges = None
+        self._cu_cache: Dict[int, Dict[int, DwarfFunction]] = {}
 
     def close(self) -> None:
         self._file.close()
@@ -173,32 +199,55 @@ class Dwarf:
 
     def function_decl(self, addr: int) -> Optional[SourceLoc]:
         """decl_file:decl_line of the subprogram whose code starts at addr."""
+        f = self.function_at(addr)
+        return f.loc if f else None
+
+    def function_at(self, addr: int) -> Optional['DwarfFunction']:
+        """The out-of-line subprogram whose code starts at addr, from DWARF."""
         info = self._dwarf()
         if info is None or self._aranges is None:
             return None
         off = self._aranges.cu_offset_at_addr(addr)
         if off is None:
             return None
+        funcs = self._cu_cache.get(off)
+        if funcs is None:
+            funcs = self._cu_cache[off] = self._cu_functions(info, off)
+        return funcs.get(addr)
+
+    def _cu_functions(self, info, off: int) -> Dict[int, 'DwarfFunction']:  # type: ignore[no-untyped-def]
         cu = info.get_CU_at(off)
         top = cu.get_top_DIE()
         comp_dir = _attr_str(top, 'DW_AT_comp_dir') or ''
+        out: Dict[int, DwarfFunction] = {}
         for die in top.iter_children():
             if die.tag != 'DW_TAG_subprogram':
                 continue
             low = die.attributes.get('DW_AT_low_pc')
-            if low is None or low.value != addr:
+            if low is None:
                 continue
             decl = die
-            spec = die.attributes.get('DW_AT_specification') or \
-                die.attributes.get('DW_AT_abstract_origin')
-            if 'DW_AT_decl_line' not in die.attributes and spec is not None:
-                decl = die.get_DIE_from_attribute(spec.name)
+            for _ in range(3):      # concrete -> abstract -> declaration
+                origin = decl.attributes.get('DW_AT_abstract_origin') or \
+                    decl.attributes.get('DW_AT_specification')
+                if origin is None or ('DW_AT_decl_line' in decl.attributes and
+                                      'DW_AT_name' in decl.attributes):
+                    break
+                decl = decl.get_DIE_from_attribute(origin.name)
+            name = _attr_str(decl, 'DW_AT_name') or ''
             line = decl.attributes.get('DW_AT_decl_line')
             fidx = decl.attributes.get('DW_AT_decl_file')
-            if line is None or fidx is None:
-                return None
-            return SourceLoc(_file_name(info, cu, fidx.value, comp_dir), line.value)
-        return None
+            loc = None
+            if line is not None and fidx is not None:
+                loc = SourceLoc(_file_name(info, cu, fidx.value, comp_dir), line.value)
+            out[low.value] = DwarfFunction(name, loc)
+        return out
+
+
+@dataclass(frozen=True)
+class DwarfFunction:
+    name: str
+    loc: Optional[SourceLoc]
 
 
 def _attr_str(die, name: str) -> Optional[str]:  # type: ignore[no-untyped-def]

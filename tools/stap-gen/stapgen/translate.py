@@ -314,6 +314,8 @@ class Translator:
             return f'stp_{name}()'
         if name == 'probefunc':
             return 'c->probe->func'
+        if name == 'pp':
+            return 'c->probe->pp'
         raise error(f"function '{name}' is not supported yet", e.pos)
 
     def _printf(self, e: n.Call) -> str:

@@ -1,0 +1,171 @@
+"""Probe placement against the real trees: duplicated static names,
+compiler clones, symbol-table probes, wildcards and refusals; each hit
+checked in QEMU where a workload can reach it, each placement checked
+against perf probe where perf can say."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import pytest
+
+from conftest import assert_healthy, run_vm, stapgen, write
+from stapgen import symbols
+
+# (function, the file of the instance, the command name that reads it, the file read)
+INSTANCES = [
+    ('c_start', 'arch/x86/kernel/cpu/proc.c', 'rd_cpuinfo', '/proc/cpuinfo'),
+    ('c_start', 'fs/proc/consoles.c', 'rd_consoles', '/proc/consoles'),
+    ('m_start', 'fs/namespace.c', 'rd_mounts', '/proc/self/mounts'),
+    ('m_start', 'fs/proc/task_mmu.c', 'rd_maps', '/proc/self/maps'),
+    ('m_start', 'kernel/module/procfs.c', 'rd_modules', '/proc/modules'),
+]
+CLONES = ['proc_maps_open', 'may_create']
+
+
+def perf_placement(kdir: Path, spec: str) -> List[str]:
+    """What `perf probe -k vmlinux -D spec` would register, as SYM+OFF."""
+    perf = shutil.which('perf')
+    assert perf, 'perf is missing: scripts/stap/setup installs linux-perf'
+    out = subprocess.run([perf, 'probe', '-k', str(kdir / 'vmlinux'), '-D', spec],
+                         capture_output=True, text=True)
+    return re.findall(r'^[pr]:\S+ (\S+)$', out.stdout, re.M)
+
+
+def p2(kdir: Path, script: str, *extra: str) -> List[Tuple[str, str, int]]:
+    r = stapgen('-r', str(kdir), '-p2', *extra, '-e', script)
+    assert r.returncode == 0, r.stderr
+    return [(m.group(1), m.group(2), int(m.group(3), 16)) for m in
+            re.finditer(r'^(.*) /\* pc=<([^+]+)\+(0x[0-9a-f]+)> \*/', r.stdout, re.M)]
+
+
+def system_map(kdir: Path) -> Dict[str, List[int]]:
+    out: Dict[str, List[int]] = {}
+    for ln in (kdir / 'System.map').read_text().splitlines():
+        addr, _, name = ln.split()
+        out.setdefault(name, []).append(int(addr, 16))
+    return out
+
+
+def test_duplicated_names_each_instance_hit(kdir: Path, tmp_path: Path) -> None:
+    """Every instance of a duplicated static name is probed, anchored on a
+    unique symbol, and a hit is attributed to the instance the workload ran."""
+    smap = system_map(kdir)
+    placed = p2(kdir, 'probe kernel.function("c_start"), kernel.function("m_start") {}')
+    assert len(placed) == len(smap['c_start']) + len(smap['m_start'])
+    for pp, anchor, off in placed:
+        assert len(smap[anchor]) == 1, f'{anchor} is not unique'
+        assert not anchor.startswith('__pfx_')
+        name = re.match(r'kernel\.function\("(\w+)@', pp).group(1)
+        assert smap[anchor][0] + off in smap[name]
+    script = write(tmp_path, 'dups.stp', '''
+global hits
+probe kernel.function("c_start"), kernel.function("m_start") {
+	if (execname() != "stapgen-runner") hits[execname(), pp()]++
+}
+probe end { foreach ([who, where] in hits+) printf("%s %s\\n", who, where) }
+''')
+    links = '; '.join(f'ln -s /bin/cat /tmp/{who}' for _, _, who, _ in INSTANCES)
+    reads = '; '.join(f'/tmp/{who} {path} >/dev/null' for _, _, who, path in INSTANCES)
+    r = run_vm(kdir, script, f'{links}; {reads}', tmp_path)
+    assert r.returncode == 0, r.stderr
+    seen = {}
+    for line in r.stdout.splitlines():
+        who, where = line.split(' ', 1)
+        seen.setdefault(who, set()).add(where)
+    for func, path, who, _ in INSTANCES:
+        wanted = {w for w in seen.get(who, set()) if f'"{func}@' in w}
+        assert len(wanted) == 1 and f'@{path}:' in wanted.pop(), (who, seen.get(who))
+    assert_healthy(r.console)
+
+
+def test_clones_probe_the_clone_symbol(kdir: Path, tmp_path: Path) -> None:
+    for func in CLONES:
+        placed = p2(kdir, f'probe kernel.function("{func}") {{}}')
+        assert len(placed) == 1
+        pp, anchor, off = placed[0]
+        assert re.fullmatch(rf'{func}\.(isra|constprop)\.\d+', anchor) and off == 0, placed
+        assert perf_placement(kdir, func) == [f'{anchor}+{off}']
+    script = write(tmp_path, 'clones.stp', '''
+global hits
+probe kernel.function("proc_maps_open"), kernel.function("may_create") {
+	if (execname() == "cat" || execname() == "mkdir") hits[execname(), probefunc()]++
+}
+probe end { foreach ([who, f] in hits+) printf("%s %s %d\\n", who, f, hits[who, f]) }
+''')
+    r = run_vm(kdir, script, 'cat /proc/self/maps >/dev/null; mkdir /tmp/d1 /tmp/d2', tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == 'cat proc_maps_open 1\nmkdir may_create 2\n'
+    assert_healthy(r.console)
+
+
+@pytest.mark.parametrize('func', ['vfs_read', 'do_sys_openat2', 'schedule_tail',
+                                  'proc_reg_open'])
+def test_unique_functions_agree_with_perf(kdir: Path, func: str) -> None:
+    for suffix, perf_spec in (('', func), ('.return', f'{func}%return')):
+        for family in ('kernel', 'kprobe'):
+            placed = p2(kdir, f'probe {family}.function("{func}"){suffix} {{}}')
+            assert [f'{a}+{o}' for _, a, o in placed] == perf_placement(kdir, perf_spec)
+
+
+def test_kprobe_function_refuses_duplicates(kdir: Path) -> None:
+    r = stapgen('-r', str(kdir), '-p2', '-e', 'probe kprobe.function("c_start") {}')
+    assert r.returncode != 0
+    assert "'c_start' names 2 symbols in this kernel" in r.stderr
+    assert 'use kernel.function("c_start")' in r.stderr
+
+
+def test_wildcards_and_file_filter(kdir: Path) -> None:
+    listed = stapgen('-r', str(kdir), '-l', 'kernel.function("vfs_read*")').stdout.split()
+    assert 'kernel.function("vfs_read@fs/read_write.c:' + listed[0].split(':')[-1] in listed
+    assert all(re.fullmatch(r'kernel\.function\("vfs_read\w*@[\w/.-]+:\d+"\)', x) for x in listed)
+    placed = p2(kdir, 'probe kernel.function("{c,m}_start@fs/*") {}')
+    files = sorted(re.search(r'@([^:]+):', pp).group(1) for pp, _, _ in placed)
+    assert files == ['fs/namespace.c', 'fs/proc/consoles.c', 'fs/proc/task_mmu.c']
+    r = stapgen('-r', str(kdir), '-p2', '-e', 'probe kernel.function("c_start@mm/*") {}')
+    assert r.returncode != 0
+    assert 'no function "c_start" is defined in "mm/*"' in r.stderr
+    assert 'fs/proc/consoles.c' in r.stderr
+
+
+def _first_symbol_in(kdir: Path, start: str, end: str) -> str:
+    table = symbols.load(kdir / 'vmlinux')
+    lo, hi = table.by_name[start][0].addr, table.by_name[end][0].addr
+    for f in table.funcs:
+        if lo <= f.addr < hi and table.count(f.name) == 1 and not f.name.startswith('__'):
+            return f.name
+    raise AssertionError(f'no function between {start} and {end}')
+
+
+def test_refusals(kdir: Path) -> None:
+    table = symbols.load(kdir / 'vmlinux')
+    cases = [
+        ('start_kernel', 'is in .init.text'),
+        (_first_symbol_in(kdir, '__noinstr_text_start', '__noinstr_text_end'),
+         'is in .noinstr.text'),
+        (_first_symbol_in(kdir, '__entry_text_start', '__entry_text_end'),
+         'is in .entry.text'),
+        (next(f.name for f in table.funcs if f.addr in table.blacklist and
+              table.count(f.name) == 1 and table.refused_region(f.addr) is None),
+         'is marked NOKPROBE_SYMBOL'),
+    ]
+    for func, why in cases:
+        r = stapgen('-r', str(kdir), '-p2', '-e', f'probe kernel.function("{func}") {{}}')
+        assert r.returncode != 0, func
+        assert why in r.stderr and 'kprobes refuse it' in r.stderr, (func, r.stderr)
+    r = stapgen('-r', str(kdir), '-p2', '-e',
+                'probe kernel.function("start_kernel")?, begin {}')
+    assert r.returncode == 0 and r.stdout == 'begin\n'
+
+
+def test_vmlinux_without_a_tree(kdir: Path) -> None:
+    r = stapgen('--vmlinux', str(kdir / 'vmlinux'), '-p2', '-e',
+                'probe kernel.function("vfs_read") {}')
+    assert r.returncode == 0
+    assert r.stdout.startswith('kernel.function("vfs_read@fs/read_write.c:')
+    r = stapgen('--vmlinux', str(kdir / 'vmlinux'), '-p4', '-e', 'probe begin {}')
+    assert r.returncode != 0 and '--vmlinux stops at -p2' in r.stderr
