@@ -169,3 +169,67 @@ def test_vmlinux_without_a_tree(kdir: Path) -> None:
     assert r.stdout.startswith('kernel.function("vfs_read@fs/read_write.c:')
     r = stapgen('--vmlinux', str(kdir / 'vmlinux'), '-p4', '-e', 'probe begin {}')
     assert r.returncode != 0 and '--vmlinux stops at -p2' in r.stderr
+
+
+def _source_line(kdir: Path, path: str, func: str, needle: str) -> int:
+    """The line of `needle` inside func's body in the tree's own source."""
+    lines = (kdir / path).read_text().splitlines()
+    start = next(i for i, ln in enumerate(lines) if re.match(rf'\w.*\b{func}\(', ln))
+    return next(i for i in range(start, len(lines)) if needle in lines[i]) + 1
+
+
+def test_statements_agree_with_perf_and_hit(kdir: Path, tmp_path: Path) -> None:
+    line = _source_line(kdir, 'fs/read_write.c', 'vfs_read', 'if (file->f_op->read)')
+    listed = stapgen('-r', str(kdir), '-l',
+                     'kernel.statement("vfs_read@fs/read_write.c:*")').stdout.split()
+    assert f'kernel.statement("vfs_read@fs/read_write.c:{line}")' in listed
+    for ln in (line, line + 1):
+        placed = p2(kdir, f'probe kernel.statement("vfs_read@fs/read_write.c:{ln}") {{}}')
+        perf = shutil.which('perf')
+        out = subprocess.run([perf, 'probe', '-k', str(kdir / 'vmlinux'), '-s', str(kdir),
+                              '-D', f'fs/read_write.c:{ln}'], capture_output=True,
+                             text=True, cwd=kdir).stdout
+        want = sorted(re.findall(r'^p:\S+ (\S+)\+(\d+)$', out, re.M))
+        assert sorted((a, str(o)) for _, a, o in placed) == want, (ln, placed, out)
+    r = stapgen('-r', str(kdir), '-p2', '-e',
+                'probe kernel.statement("vfs_read@fs/read_write.c:1") {}')
+    assert r.returncode != 0 and 'no code for fs/read_write.c:1 in vfs_read' in r.stderr
+    assert 'lines with code there:' in r.stderr
+    script = write(tmp_path, 'stmt.stp', f'''
+global calls, reads
+probe kernel.function("vfs_read") {{ if (execname() == "cat") calls++ }}
+probe kernel.statement("vfs_read@fs/read_write.c:{line}") {{ if (execname() == "cat") reads++ }}
+probe end {{ printf("%d %d\\n", calls, reads) }}
+''')
+    r = run_vm(kdir, script, 'cat /proc/version /proc/cpuinfo >/dev/null', tmp_path)
+    assert r.returncode == 0, r.stderr
+    calls, reads = map(int, r.stdout.split())
+    # every read of a regular file passes the checks and reaches the line
+    assert reads == calls and calls >= 4, r.stdout
+    assert_healthy(r.console)
+
+
+def test_inline_instances(kdir: Path, tmp_path: Path) -> None:
+    """file_ppos() is only ever inlined (read/write/... paths): each inlined
+    copy is probed at its entry and cat's reads and writes hit them."""
+    smap = system_map(kdir)
+    assert 'file_ppos' not in smap
+    placed = p2(kdir, 'probe kernel.function("file_ppos") {}')
+    assert len(placed) >= 2
+    assert len({smap[a][0] + o for _, a, o in placed}) == len(placed)
+    for what in ('.return', '.call'):
+        r = stapgen('-r', str(kdir), '-p2', '-e',
+                    f'probe kernel.function("file_ppos"){what} {{}}')
+        assert r.returncode != 0
+        assert ('is only inlined' if what == '.return' else 'is inlined everywhere') \
+            in r.stderr
+    script = write(tmp_path, 'inline.stp', '''
+global hits
+probe kernel.function("file_ppos") { if (execname() == "cat") hits++ }
+probe end { printf("%d\\n", hits) }
+''')
+    r = run_vm(kdir, script, 'cat /proc/version /proc/version >/dev/null', tmp_path)
+    assert r.returncode == 0, r.stderr
+    # two files: at least two reads each (data, EOF) and one write each
+    assert int(r.stdout) >= 6, r.stdout
+    assert_healthy(r.console)

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from . import codegen, kbuild, parser, paths, semantic, symbols, tree as treemod
+from . import codegen, dwarfindex, kbuild, parser, paths, semantic, symbols, tree as treemod
 from .diag import Source, StapError, error
 from .resolve import Resolved, Resolver
 
@@ -138,9 +138,19 @@ def _list(args: argparse.Namespace) -> int:
     script = parser.parse(src)
     vmlinux = args.vmlinux or treemod.open_tree(_kdir(args)).vmlinux
     syms, dwarf = _vmlinux_symbols(vmlinux)
-    for pp in sorted({p.pp for p in Resolver(syms, dwarf, args.verbose).resolve(script)}):
+    resolver = Resolver(syms, dwarf, args.verbose, _index_opener(vmlinux, syms))
+    for pp in sorted({p.pp for p in resolver.resolve(script)}):
         print(pp)
     return 0
+
+
+def _index_opener(vmlinux: Path, syms: symbols.SymbolTable):  # type: ignore[no-untyped-def]
+    def open_() -> dwarfindex.DwarfIndex:
+        try:
+            return dwarfindex.open_index(vmlinux, syms.build_id)
+        except (OSError, ValueError) as e:
+            raise error(f'cannot index the DWARF of {vmlinux}: {e}') from None
+    return open_
 
 
 def _kdir(args: argparse.Namespace) -> Path:
@@ -162,10 +172,12 @@ def _main(args: argparse.Namespace) -> int:
     tree = None if args.vmlinux else treemod.open_tree(_kdir(args))
     needs_vmlinux = any(c.name in ('kernel', 'kprobe') for p in script.probes
                         for pt in p.points for c in pt.components[:1])
-    syms = dwarf = None
+    syms = dwarf = opener = None
     if needs_vmlinux:
-        syms, dwarf = _vmlinux_symbols(args.vmlinux or tree.vmlinux)
-    probes = Resolver(syms, dwarf, args.verbose).resolve(script)
+        vmlinux = args.vmlinux or tree.vmlinux
+        syms, dwarf = _vmlinux_symbols(vmlinux)
+        opener = _index_opener(vmlinux, syms)
+    probes = Resolver(syms, dwarf, args.verbose, opener).resolve(script)
     if tree is not None:
         tree.require(_needs_kprobes(probes))
     if args.pass_ == 2:

@@ -66,4 +66,4 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
 
 def _kprobe(p: Resolved) -> Dict[str, object]:
     return {'symbol': p.symbol, 'offset_hex': f'{p.offset:#x}', 'probe_index': p.index,
-            'maxactive': 0, 'target': p.target, 'target_size_hex': f'{p.target_size:#x}'}
+            'maxactive': p.maxactive, 'target': p.target, 'target_size_hex': f'{p.target_size:#x}'}

@@ -13,6 +13,7 @@ from typing import Any, List, Optional
 import ply.yacc as yacc
 
 from . import nodes as n
+from . import paths
 from .diag import Pos, Source, StapError, error
 from .lexer import Lexer, tokens  # noqa: F401  (ply reads `tokens`)
 
@@ -442,8 +443,17 @@ _parser = None
 def _get_parser() -> Any:
     global _parser
     if _parser is None:
+        # ply checks the grammar's signature in the pickle and rebuilds the
+        # tables (half a second) only when the grammar changed.
+        cache = paths.cache_dir() / 'ply'
+        try:
+            cache.mkdir(parents=True, exist_ok=True)
+            pickle: Optional[str] = str(cache / 'stapgen-parsetab.pickle')
+        except OSError:
+            pickle = None
         _parser = yacc.yacc(module=__import__(__name__, fromlist=['*']),
-                            start='script', debug=False, write_tables=False,
+                            start='script', debug=False,
+                            write_tables=pickle is not None, picklefile=pickle,
                             errorlog=yacc.NullLogger())
     return _parser
 

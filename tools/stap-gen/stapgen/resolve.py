@@ -13,10 +13,11 @@ import fnmatch
 import re
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from . import nodes as n
 from .diag import Pos, StapError, close_matches, error
+from .dwarfindex import DwarfIndex, Inline
 from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable
 
 
@@ -32,6 +33,7 @@ class Resolved:
     target: str = ''        # the function symbol the probe must land in
     target_size: int = 0
     why: str = ''           # why this anchor (-p2 -v)
+    maxactive: int = 0      # kretprobe instances (0: the kernel's default)
     period_ns: int = 0
     index: int = 0          # position in the module's probe table
 
@@ -42,6 +44,15 @@ class Resolved:
                 text += f' /* {self.why} */'
             return text
         return self.pp
+
+
+@dataclass
+class Suffixes:
+    call: bool = False
+    inline: bool = False
+    ret: bool = False
+    exported: bool = False
+    maxactive: int = 0
 
 
 _CLONE = re.compile(r'^(?P<base>.+?)\.(?:isra|constprop|llvm)\.\d+(?:\.\d+)*$')
@@ -74,11 +85,19 @@ def expand_braces(pattern: str) -> List[str]:
 
 class Resolver:
     def __init__(self, symbols: Optional[SymbolTable], dwarf: Optional[Dwarf],
-                 verbose: int = 0) -> None:
+                 verbose: int = 0,
+                 index: Optional[Callable[[], DwarfIndex]] = None) -> None:
         self.symbols = symbols
         self.dwarf = dwarf
         self.verbose = verbose
+        self._open_index = index
+        self._index: Optional[DwarfIndex] = None
         self._entries: Optional[Dict[str, List[Symbol]]] = None
+
+    def index(self) -> Optional[DwarfIndex]:
+        if self._index is None and self._open_index is not None:
+            self._index = self._open_index()
+        return self._index
 
     def resolve(self, script: n.Script) -> List[Resolved]:
         out: List[Resolved] = []
@@ -108,18 +127,44 @@ class Resolver:
                 raise error(f'timer.{names[1]} needs a positive number', comps[1].pos)
             ns = period * (1_000_000 if names[1] == 'ms' else 1_000_000_000)
             return [Resolved(handler, 'timer', f'timer.{names[1]}({period})', period_ns=ns)]
-        if names[0] in ('kernel', 'kprobe') and len(comps) in (2, 3) and \
-                names[1] == 'function':
+        if names[0] == 'kprobe' and len(comps) in (2, 3) and names[1] == 'function':
             ret = len(comps) == 3
             if ret and names[2] != 'return':
                 raise error(f"unknown probe point suffix '.{names[2]}'", comps[2].pos,
-                            hint=f"{names[0]}.function(...) takes '.return'")
-            if names[0] == 'kprobe':
-                return self._kprobe_function(handler, comps[1], ret)
-            return self._function(handler, comps[1], ret)
+                            hint="kprobe.function(...) takes '.return'")
+            return self._kprobe_function(handler, comps[1], ret)
+        if names[0] == 'kernel' and len(comps) >= 2 and names[1] == 'function':
+            arg = comps[1].arg
+            if isinstance(arg, str) and re.search(r'@[^:]*:', arg):
+                if len(comps) > 2:
+                    raise error('a function probe at a line takes no suffix', comps[2].pos)
+                return self._statement(handler, comps[1], 'kernel.function')
+            return self._function(handler, comps[1], self._suffixes(comps[2:]))
+        if names[0] == 'kernel' and len(comps) == 2 and names[1] == 'statement':
+            return self._statement(handler, comps[1], 'kernel.statement')
         raise error(f"unknown probe point '{pp}'", pp.pos,
                     hint='supported: begin, end, kernel.function("PATTERN")[.return], '
                          'kprobe.function("SYMBOL")[.return], timer.ms(N), timer.s(N)')
+
+    def _suffixes(self, comps: List[n.Component]) -> 'Suffixes':
+        sx = Suffixes()
+        for c in comps:
+            if c.name in ('call', 'inline', 'return', 'exported') and c.arg is None:
+                setattr(sx, 'ret' if c.name == 'return' else c.name, True)
+            elif c.name == 'maxactive' and isinstance(c.arg, int) and c.arg > 0:
+                sx.maxactive = c.arg
+            else:
+                raise error(f"unknown probe point suffix '.{c}'", c.pos,
+                            hint="kernel.function(...) takes .call, .inline, .return, "
+                                 ".exported, .maxactive(N)")
+        if sx.call and sx.inline:
+            raise error('.call and .inline exclude each other', comps[0].pos)
+        if sx.maxactive and not sx.ret:
+            raise error('.maxactive(N) goes with .return', comps[0].pos)
+        if sx.ret and sx.inline:
+            raise error('.return cannot be placed on inlined instances: an inlined '
+                        'copy has no return of its own', comps[0].pos)
+        return sx
 
     def _no_arg(self, c: n.Component) -> None:
         if c.arg is not None:
@@ -141,32 +186,62 @@ class Resolver:
         return self._entries
 
     # -- kernel.function("NAME[@FILE]") ----------------------------------------
-    def _function(self, handler: int, comp: n.Component, ret: bool) -> List[Resolved]:
+    def _function(self, handler: int, comp: n.Component, sx: 'Suffixes') -> List[Resolved]:
         pattern = comp.arg
         if not isinstance(pattern, str) or not pattern:
             raise error('kernel.function needs a function name in quotes', comp.pos)
         func_pat, _, file_pat = pattern.partition('@')
-        if ':' in file_pat or '+' in file_pat:
-            raise error(f'kernel.function("{pattern}"): line numbers are not supported '
-                        'yet; use NAME or NAME@FILE', comp.pos)
-        syms = self._syms(comp.pos)
+        if '+' in file_pat:
+            raise error(f'kernel.function("{pattern}"): relative lines (+N) are not '
+                        'supported yet; use FUNC@FILE:LINE', comp.pos)
+        self._syms(comp.pos)
         entries = self._entries_by_name()
+        index = self.index()
         wild = bool(_WILD.search(func_pat)) or '{' in func_pat
         names: List[str] = []
         for alt in expand_braces(func_pat):
             if _WILD.search(alt):
-                names.extend(sorted(x for x in entries if fnmatch.fnmatchcase(x, alt)))
-            elif alt in entries:
+                names.extend(x for x in entries if fnmatch.fnmatchcase(x, alt))
+                if index is not None and not sx.call:
+                    names.extend(index.names(alt))
+            else:
                 names.append(alt)
-        if not names:
-            if wild:
-                raise error(f'no function matches "{func_pat}"', comp.pos)
-            self._no_function(func_pat, comp.pos)
+        names = sorted(set(names))
+        if sx.exported:
+            assert self.symbols is not None
+            names = [x for x in names if self.symbols.is_exported(x)]
         out: List[Resolved] = []
         skipped: List[str] = []
         elsewhere: List[str] = []
-        for name in dict.fromkeys(names):
-            for sym in entries[name]:
+        inline_only: List[str] = []
+        found_any = False
+
+        def want_file(loc: Optional[SourceLoc]) -> bool:
+            if not file_pat:
+                return True
+            if loc is not None and any(fnmatch.fnmatchcase(loc.file, f)
+                                       for f in expand_braces(file_pat)):
+                return True
+            elsewhere.append(loc.file if loc else '(no DWARF)')
+            return False
+
+        for name in names:
+            calls = [] if sx.inline else entries.get(name, [])
+            inlines = index.inlines(name) if index is not None and not sx.call else []
+            if sx.call and index is not None and not entries.get(name) and \
+                    index.inlines(name):
+                inline_only.append(name)
+            if sx.ret and inlines:
+                if not calls:
+                    raise error(f"'{name}' is only inlined ({len(inlines)} instances): "
+                                '.return needs a real function entry', comp.pos,
+                                hint='probe the callers, or kernel.function("'
+                                     f'{name}").inline for its entries')
+                skipped.extend(f'{name} inlined at {i.call_file}:{i.call_line}: '
+                               '.return is not possible there' for i in inlines)
+                inlines = []
+            found_any = found_any or bool(calls or inlines)
+            for sym in calls:
                 why = self._refused(sym)
                 if why is None and sym.name != name:
                     why = self._not_a_clone_of(sym, name)
@@ -175,23 +250,108 @@ class Resolver:
                         raise error(f"'{name}' ({sym.name}) {why}", comp.pos)
                     skipped.append(f'{sym.name}: {why}')
                     continue
-                loc = self.dwarf.function_decl(sym.addr) if self.dwarf else None
-                if file_pat and (loc is None or not any(
-                        fnmatch.fnmatchcase(loc.file, f) for f in expand_braces(file_pat))):
-                    elsewhere.append(loc.file if loc else f'{sym.name} (no DWARF)')
+                loc = self._decl(sym.addr)
+                if want_file(loc):
+                    out.append(self._place(handler, 'kernel.function', name, sym, loc, sx))
+            for inl in inlines:
+                loc = SourceLoc(inl.file, inl.line)
+                if not want_file(loc):
                     continue
-                out.append(self._place(handler, 'kernel.function', name, sym, loc, ret))
+                r = self._place_inline(handler, inl, sx)
+                if isinstance(r, str):
+                    skipped.append(r)
+                else:
+                    out.append(r)
         if skipped and self.verbose:
             print(f'stap-gen: kernel.function("{pattern}"): skipped {len(skipped)} '
-                  'unprobeable match(es):\n  ' + '\n  '.join(skipped), file=sys.stderr)
+                  'match(es):\n  ' + '\n  '.join(skipped), file=sys.stderr)
+        if out:
+            return out
+        if inline_only:
+            raise error(f"'{inline_only[0]}' is inlined everywhere: .call has no "
+                        'out-of-line function to probe', comp.pos,
+                        hint=f'drop .call to probe its inlined instances')
+        if elsewhere:
+            raise error(f'no function "{func_pat}" is defined in "{file_pat}"',
+                        comp.pos, hint='it is defined in ' +
+                        ', '.join(sorted(set(elsewhere))))
+        if not found_any and not skipped:
+            if wild:
+                raise error(f'no function matches "{func_pat}"', comp.pos)
+            self._no_function(func_pat, comp.pos)
+        raise error(f'kernel.function("{pattern}"): no match can be probed', comp.pos,
+                    hint='; '.join(skipped[:5]))
+
+    # -- kernel.statement("FUNC@FILE:LINES") -----------------------------------------
+    def _statement(self, handler: int, comp: n.Component, family: str) -> List[Resolved]:
+        spec = comp.arg
+        m = re.fullmatch(r'([^@]+)@([^:]+):(\*|\d+|\d+-\d+)', spec) \
+            if isinstance(spec, str) else None
+        if m is None:
+            raise error(f'{family} needs "FUNC@FILE:LINE" (LINE may be N, N-M or *)',
+                        comp.pos)
+        func_pat, file_pat, lines = m.groups()
+        assert self.symbols is not None and self.dwarf is not None
+        self._syms(comp.pos)
+        entries = self._entries_by_name()
+        names = sorted(x for x in entries for f in expand_braces(func_pat)
+                       if fnmatch.fnmatchcase(x, f))
+        if not names:
+            self._no_function(func_pat, comp.pos)
+        if lines == '*':
+            first, last = 0, 1 << 30
+        else:
+            first, _, end = lines.partition('-')
+            first, last = int(first), int(end or first)
+        out: List[Resolved] = []
+        with_code: List[int] = []
+        for name in names:
+            for sym in entries[name]:
+                if self._refused(sym) is not None or \
+                        (sym.name != name and self._not_a_clone_of(sym, name)):
+                    continue
+                rows = [r for r in self.dwarf.line_rows(sym.addr, sym.addr + sym.size)
+                        if any(fnmatch.fnmatchcase(r[1], f) for f in expand_braces(file_pat))]
+                with_code += [r[2] for r in rows]
+                seen = set()
+                prev_line = None
+                for addr, file, line in rows:
+                    # the first address of each run of rows for a line
+                    if first <= line <= last and line != prev_line and \
+                            (lines == '*' and line not in seen or lines != '*'):
+                        seen.add(line)
+                        anchor, offset = self.symbols.anchor(addr)
+                        out.append(Resolved(
+                            handler, 'kprobe', f'{family}("{name}@{file}:{line}")',
+                            func=name, symbol=anchor, offset=offset,
+                            target='|'.join(self.symbols.aliases(sym)),
+                            target_size=sym.size,
+                            why=f'line {line} of {file} in {sym.name}+{addr - sym.addr:#x}'))
+                    prev_line = line
         if not out:
-            if elsewhere:
-                raise error(f'no function "{func_pat}" is defined in "{file_pat}"',
-                            comp.pos, hint='it is defined in ' +
-                            ', '.join(sorted(set(elsewhere))))
-            raise error(f'kernel.function("{pattern}"): every match is unprobeable',
-                        comp.pos, hint='; '.join(skipped[:5]))
+            near = sorted(set(with_code), key=lambda x: (abs(x - first), x))[:4]
+            raise error(f'no code for {file_pat}:{lines} in {func_pat}', comp.pos,
+                        hint=f'lines with code there: {", ".join(map(str, sorted(near)))}'
+                        if near else f'{func_pat} has no line information for {file_pat}')
         return out
+
+    def _place_inline(self, handler: int, inl: Inline, sx: 'Suffixes') -> Any:
+        """An inlined instance at its entry pc, or why it cannot be probed."""
+        assert self.symbols is not None
+        host = self.symbols.function_at(inl.entry)
+        where = f'{inl.name} inlined at {inl.call_file}:{inl.call_line}'
+        if host is None:
+            return f'{where}: its address is in no function symbol'
+        why = self._refused(host)
+        if why is not None:
+            return f'{where}: {host.name} {why}'
+        anchor, offset = self.symbols.anchor(inl.entry)
+        pp = f'kernel.function("{inl.name}@{inl.file}:{inl.line}")'
+        return Resolved(handler, 'kprobe', pp, func=inl.name, symbol=anchor,
+                        offset=offset, target='|'.join(self.symbols.aliases(host)),
+                        target_size=host.size,
+                        why=f'inlined into {host.name} at {inl.call_file}:{inl.call_line};'
+                            f' {anchor} is the nearest unique symbol before it')
 
     def _refused(self, sym: Symbol) -> Optional[str]:
         assert self.symbols is not None
@@ -202,17 +362,32 @@ class Resolver:
             return 'is marked NOKPROBE_SYMBOL: kprobes refuse it'
         return None
 
+    def _decl(self, addr: int) -> Optional[SourceLoc]:
+        index = self.index()
+        if index is not None:
+            f = index.function_at(addr)
+            return SourceLoc(f.file, f.line) if f and f.line else None
+        return self.dwarf.function_decl(addr) if self.dwarf else None
+
+    def _dwarf_name(self, addr: int) -> Optional[str]:
+        index = self.index()
+        if index is not None:
+            f = index.function_at(addr)
+            return f.name if f else None
+        g = self.dwarf.function_at(addr) if self.dwarf else None
+        return g.name if g else None
+
     def _not_a_clone_of(self, sym: Symbol, name: str) -> Optional[str]:
         """A clone symbol counts as name's entry only if its DWARF says so."""
-        f = self.dwarf.function_at(sym.addr) if self.dwarf else None
+        f = self._dwarf_name(sym.addr)
         if f is None:
             return 'has no DWARF to show it is a copy of the function'
-        if f.name != name:
-            return f"is DWARF's {f.name}, not {name}"
+        if f != name:
+            return f"is DWARF's {f}, not {name}"
         return None
 
     def _place(self, handler: int, family: str, name: str, sym: Symbol,
-               loc: Optional[SourceLoc], ret: bool) -> Resolved:
+               loc: Optional[SourceLoc], sx: 'Suffixes') -> Resolved:
         assert self.symbols is not None
         anchor, offset = self.symbols.anchor(sym.addr)
         if anchor == sym.name:
@@ -221,8 +396,9 @@ class Resolver:
             why = (f'{sym.name} names {self.symbols.count(sym.name)} symbols; '
                    f'{anchor} is the nearest unique symbol before it')
         where = f'@{loc.file}:{loc.line}' if loc else ''
-        shown = f'{family}("{name}{where}")' + ('.return' if ret else '')
-        return Resolved(handler, 'kretprobe' if ret else 'kprobe', shown, func=name,
+        shown = f'{family}("{name}{where}")' + ('.return' if sx.ret else '')
+        return Resolved(handler, 'kretprobe' if sx.ret else 'kprobe', shown, func=name,
+                        maxactive=sx.maxactive,
                         symbol=anchor, offset=offset,
                         target='|'.join(self.symbols.aliases(sym)),
                         target_size=sym.size, why=why)
@@ -243,7 +419,7 @@ class Resolver:
         why = self._refused(funcs[0])
         if why:
             raise error(f"'{name}' {why}", comp.pos)
-        r = self._place(handler, 'kprobe.function', name, funcs[0], None, ret)
+        r = self._place(handler, 'kprobe.function', name, funcs[0], None, Suffixes(ret=ret))
         r.pp = f'kprobe.function("{name}")' + ('.return' if ret else '')
         return [r]
 

@@ -88,6 +88,10 @@ class SymbolTable:
     def names(self) -> List[str]:
         return [s.name for s in self.funcs]
 
+    def is_exported(self, name: str) -> bool:
+        """EXPORT_SYMBOL*() leaves a __ksymtab_NAME entry in vmlinux."""
+        return f'__ksymtab_{name}' in self.by_name
+
     def aliases(self, sym: Symbol) -> List[str]:
         """sym's name first, then other function names at its address."""
         i = bisect.bisect_left(self._func_addrs, sym.addr)
@@ -242,6 +246,33 @@ class Dwarf:
                 loc = SourceLoc(_file_name(info, cu, fidx.value, comp_dir), line.value)
             out[low.value] = DwarfFunction(name, loc)
         return out
+
+
+    def line_rows(self, lo: int, hi: int) -> List[Tuple[int, str, int]]:
+        """(address, file, line) of the is_stmt rows in [lo, hi), by address."""
+        info = self._dwarf()
+        if info is None or self._aranges is None:
+            return []
+        off = self._aranges.cu_offset_at_addr(lo)
+        if off is None:
+            return []
+        cu = info.get_CU_at(off)
+        lp = info.line_program_for_CU(cu)
+        if lp is None:
+            return []
+        comp_dir = _attr_str(cu.get_top_DIE(), 'DW_AT_comp_dir') or ''
+        names: Dict[int, str] = {}
+        rows = []
+        for entry in lp.get_entries():
+            st = entry.state
+            if st is None or st.end_sequence or not st.is_stmt:
+                continue
+            if lo <= st.address < hi:
+                if st.file not in names:
+                    names[st.file] = _file_name(info, cu, st.file, comp_dir)
+                rows.append((st.address, names[st.file], st.line))
+        rows.sort()
+        return rows
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,288 @@
+"""A whole-vmlinux index of functions and their inlined instances.
+
+Answering "where is every copy of foo's code" needs every compilation unit:
+a static function may be inlined into callers in a hundred files.  Walking
+all of a kernel's DWARF with pyelftools is slow, so it is done once per
+vmlinux build-id, in parallel (one worker per CPU, each taking every Nth
+unit), and stored in an SQLite file in the kit's cache.  Queries by name
+or glob pattern then cost milliseconds.
+
+Only what placement needs is indexed: for each out-of-line function its
+name (through DW_AT_abstract_origin/specification), entry address and
+declaration file:line; for each DW_TAG_inlined_subroutine the inlined
+function's name, its entry pc (DW_AT_entry_pc, else the low end of
+DW_AT_low_pc or DW_AT_ranges), its declaration, the call site, and the
+out-of-line function it was inlined into.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, List, Optional, Tuple
+
+from elftools.elf.elffile import ELFFile
+
+from . import paths
+
+FORMAT = 2
+_U64 = 1 << 64
+
+
+def _s64(v: int) -> int:
+    return v - _U64 if v >= 1 << 63 else v
+
+
+def _u64(v: int) -> int:
+    return v + _U64 if v < 0 else v
+
+
+@dataclass(frozen=True)
+class Func:
+    name: str
+    addr: int
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Inline:
+    name: str
+    entry: int
+    file: str
+    line: int
+    call_file: str
+    call_line: int
+    caller: int           # entry address of the out-of-line function containing it
+
+
+# -- building --------------------------------------------------------------------
+
+def _attr_str(die: Any, name: str) -> Optional[str]:
+    a = die.attributes.get(name)
+    if a is None:
+        return None
+    v = a.value
+    return v.decode(errors='replace') if isinstance(v, bytes) else str(v)
+
+
+class _CUWalker:
+    def __init__(self, info: Any, cu: Any) -> None:
+        self.info = info
+        self.cu = cu
+        top = cu.get_top_DIE()
+        self.comp_dir = (_attr_str(top, 'DW_AT_comp_dir') or '').rstrip('/')
+        self.top = top
+        self._files: Optional[List[str]] = None
+        self._decl_cache: dict = {}
+
+    def files(self) -> List[str]:
+        if self._files is None:
+            lp = self.info.line_program_for_CU(self.cu)
+            out: List[str] = []
+            if lp is not None:
+                dirs = [d.decode(errors='replace') if isinstance(d, bytes) else str(d)
+                        for d in lp['include_directory']]
+                v5 = lp.header['version'] >= 5
+                for fe in lp['file_entry']:
+                    name = fe.name.decode(errors='replace') if isinstance(fe.name, bytes) \
+                        else str(fe.name)
+                    di = fe.dir_index
+                    d = dirs[di] if v5 and di < len(dirs) else (
+                        dirs[di - 1] if 0 < di <= len(dirs) else '')
+                    full = os.path.normpath(os.path.join(self.comp_dir, d, name))
+                    if self.comp_dir and full.startswith(self.comp_dir + '/'):
+                        full = full[len(self.comp_dir) + 1:]
+                    out.append(full)
+                if not v5:
+                    out.insert(0, '?')
+            self._files = out
+        return self._files
+
+    def file(self, index: int) -> str:
+        files = self.files()
+        return files[index] if 0 <= index < len(files) else '?'
+
+    def decl(self, die: Any) -> Tuple[str, str, int]:
+        """(name, decl file, decl line), following origins to the declaration."""
+        key = die.offset
+        if key in self._decl_cache:
+            return self._decl_cache[key]
+        name, file, line = '', '?', 0
+        d = die
+        for _ in range(4):
+            if not name:
+                name = _attr_str(d, 'DW_AT_name') or ''
+            if line == 0 and 'DW_AT_decl_line' in d.attributes:
+                line = d.attributes['DW_AT_decl_line'].value
+                fa = d.attributes.get('DW_AT_decl_file')
+                file = self.file(fa.value) if fa is not None else '?'
+            origin = d.attributes.get('DW_AT_abstract_origin') or \
+                d.attributes.get('DW_AT_specification')
+            if origin is None or (name and line):
+                break
+            d = d.get_DIE_from_attribute(origin.name)
+        self._decl_cache[key] = (name, file, line)
+        return name, file, line
+
+    def entry_pc(self, die: Any) -> Optional[int]:
+        a = die.attributes
+        if 'DW_AT_entry_pc' in a and a['DW_AT_entry_pc'].form == 'DW_FORM_addr':
+            return int(a['DW_AT_entry_pc'].value)
+        if 'DW_AT_low_pc' in a and a['DW_AT_low_pc'].form == 'DW_FORM_addr':
+            return int(a['DW_AT_low_pc'].value)
+        if 'DW_AT_ranges' in a:
+            try:
+                rl = self.info.range_lists()
+                entries = rl.get_range_list_at_offset(a['DW_AT_ranges'].value, cu=self.cu)
+            except Exception:       # a form pyelftools cannot follow
+                return None
+            base = self.top.attributes.get('DW_AT_low_pc')
+            base_addr = base.value if base is not None else 0
+            starts = []
+            for e in entries:
+                if hasattr(e, 'base_address'):
+                    base_addr = e.base_address
+                elif hasattr(e, 'begin_offset') and e.begin_offset != e.end_offset:
+                    absolute = getattr(e, 'is_absolute', False)
+                    starts.append(e.begin_offset if absolute else base_addr + e.begin_offset)
+            return min(starts) if starts else None
+        return None
+
+    def walk(self) -> Tuple[List[tuple], List[tuple]]:
+        funcs: List[tuple] = []
+        inlines: List[tuple] = []
+        for die in self.top.iter_children():
+            if die.tag != 'DW_TAG_subprogram':
+                continue
+            low = die.attributes.get('DW_AT_low_pc')
+            if low is None or low.form != 'DW_FORM_addr':
+                continue
+            name, file, line = self.decl(die)
+            if not name:
+                continue
+            funcs.append((name, _s64(low.value), file, line))
+            self._inlines(die, low.value, inlines)
+        return funcs, inlines
+
+    def _inlines(self, parent: Any, caller: int, out: List[tuple]) -> None:
+        for die in parent.iter_children():
+            if die.tag == 'DW_TAG_inlined_subroutine':
+                entry = self.entry_pc(die)
+                name, file, line = self.decl(die)
+                if entry is not None and name:
+                    cf = die.attributes.get('DW_AT_call_file')
+                    cl = die.attributes.get('DW_AT_call_line')
+                    out.append((name, _s64(entry), file, line,
+                                self.file(cf.value) if cf is not None else '?',
+                                cl.value if cl is not None else 0, _s64(caller)))
+                self._inlines(die, caller, out)
+            elif die.tag == 'DW_TAG_lexical_block' or die.has_children and \
+                    die.tag in ('DW_TAG_GNU_call_site', 'DW_TAG_call_site'):
+                self._inlines(die, caller, out)
+
+
+def _worker(args: Tuple[str, List[int]]) -> Tuple[List[tuple], List[tuple]]:
+    path, offsets = args
+    with open(path, 'rb') as f:
+        info = ELFFile(f).get_dwarf_info()
+        funcs: List[tuple] = []
+        inlines: List[tuple] = []
+        for off in offsets:
+            cu = info.get_CU_at(off)
+            a, b = _CUWalker(info, cu).walk()
+            funcs += a
+            inlines += b
+    return funcs, inlines
+
+
+def _cu_offsets(path: Path) -> List[int]:
+    with path.open('rb') as f:
+        info = ELFFile(f).get_dwarf_info()
+        return [cu.cu_offset for cu in info.iter_CUs()]
+
+
+def build(vmlinux: Path, db: Path, jobs: int) -> None:
+    start = time.monotonic()
+    offsets = _cu_offsets(vmlinux)
+    chunks = [offsets[i::jobs * 8] for i in range(jobs * 8)]
+    tty = sys.stderr.isatty()
+    print(f'  INDEX   {vmlinux} ({len(offsets)} compilation units, {jobs} jobs)',
+          file=sys.stderr, flush=True)
+    tmp = db.with_suffix(f'.tmp{os.getpid()}')
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    con.executescript('''
+        CREATE TABLE funcs (name TEXT, addr INTEGER, file TEXT, line INTEGER);
+        CREATE TABLE inlines (name TEXT, entry INTEGER, file TEXT, line INTEGER,
+                              call_file TEXT, call_line INTEGER, caller INTEGER);
+    ''')
+    ctx = multiprocessing.get_context('fork')
+    with ctx.Pool(jobs) as pool:
+        for done, (funcs, inlines) in enumerate(
+                pool.imap_unordered(_worker, [(str(vmlinux), c) for c in chunks]), 1):
+            con.executemany('INSERT INTO funcs VALUES (?,?,?,?)', funcs)
+            con.executemany('INSERT INTO inlines VALUES (?,?,?,?,?,?,?)', inlines)
+            if tty:
+                print(f'\r  INDEX   {done}/{len(chunks)}', end='', file=sys.stderr,
+                      flush=True)
+    if tty:
+        print(file=sys.stderr)
+    con.executescript('''
+        CREATE INDEX funcs_name ON funcs(name);
+        CREATE INDEX funcs_addr ON funcs(addr);
+        CREATE INDEX inlines_name ON inlines(name);
+    ''')
+    con.commit()
+    con.close()
+    os.replace(tmp, db)
+    print(f'  INDEX   done in {time.monotonic() - start:.0f} s: {db}', file=sys.stderr)
+
+
+# -- querying --------------------------------------------------------------------
+
+class DwarfIndex:
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.con = sqlite3.connect(f'file:{db}?mode=ro', uri=True)
+
+    def functions(self, name: str) -> List[Func]:
+        rows = self.con.execute('SELECT name, addr, file, line FROM funcs WHERE name = ?',
+                                (name,))
+        return [Func(n, _u64(a), f, ln) for n, a, f, ln in rows]
+
+    def function_at(self, addr: int) -> Optional[Func]:
+        row = self.con.execute('SELECT name, addr, file, line FROM funcs WHERE addr = ?',
+                               (_s64(addr),)).fetchone()
+        return Func(row[0], _u64(row[1]), row[2], row[3]) if row else None
+
+    def inlines(self, name: str) -> List[Inline]:
+        rows = self.con.execute('SELECT name, entry, file, line, call_file, call_line, '
+                                'caller FROM inlines WHERE name = ? ORDER BY entry', (name,))
+        return [Inline(r[0], _u64(r[1]), r[2], r[3], r[4], r[5], _u64(r[6])) for r in rows]
+
+    def names(self, pattern: str) -> List[str]:
+        """Function names (out-of-line or inlined) matching a glob."""
+        rows = self.con.execute(
+            'SELECT name FROM funcs WHERE name GLOB ?1 UNION '
+            'SELECT name FROM inlines WHERE name GLOB ?1', (pattern,))
+        return sorted(r[0] for r in rows)
+
+    def iter_all_names(self) -> Iterator[str]:
+        for (name,) in self.con.execute('SELECT DISTINCT name FROM funcs'):
+            yield name
+
+
+def open_index(vmlinux: Path, build_id: str, jobs: Optional[int] = None) -> DwarfIndex:
+    """The index of vmlinux, built (and cached by build-id) if need be."""
+    key = build_id or f'nobuildid-{vmlinux.stat().st_size}-{int(vmlinux.stat().st_mtime)}'
+    db = paths.cache_dir() / 'dwarf' / f'{key}-{FORMAT}.sqlite'
+    if not db.exists():
+        db.parent.mkdir(parents=True, exist_ok=True)
+        build(vmlinux, db, jobs or os.cpu_count() or 1)
+    return DwarfIndex(db)
