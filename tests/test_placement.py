@@ -233,3 +233,39 @@ probe end { printf("%d\\n", hits) }
     # two files: at least two reads each (data, EOF) and one write each
     assert int(r.stdout) >= 6, r.stdout
     assert_healthy(r.console)
+
+
+def _build_testmod(kdir: Path, tmp_path: Path) -> Path:
+    src = tmp_path / 'testmod'
+    shutil.copytree(Path(__file__).parent / 'data' / 'testmod', src)
+    (src / 'Kbuild').write_text('obj-m := stapgen_testmod.o\n')
+    r = subprocess.run(['make', '-s', '-C', str(kdir), f'M={src}', 'modules'],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return src / 'stapgen_testmod.ko'
+
+
+def test_module_symbol_never_binds_to_vmlinux(kdir: Path, tmp_path: Path) -> None:
+    """The module exports do_dentry_open, also a static of vmlinux (fs/open.c):
+    module("...").function probes only the module's, via "module:symbol"."""
+    ko = _build_testmod(kdir, tmp_path)
+    placed = p2(kdir, f'probe module("{ko}").function("do_dentry_open"), '
+                      f'kprobe.module("{ko}").function("do_dentry_open").return {{}}')
+    assert [(a, o) for _, a, o in placed] == [('stapgen_testmod:do_dentry_open', 0)] * 2
+    script = write(tmp_path, 'mod.stp', f'''
+global mod, vmlinux, returns
+probe module("{ko}").function("do_dentry_open") {{ mod++ }}
+probe kprobe.module("{ko}").function("do_dentry_open").return {{ returns++ }}
+probe kernel.function("do_dentry_open") {{ if (execname() == "cat") vmlinux++ }}
+probe end {{ printf("%d %d %d\\n", mod, returns, vmlinux) }}
+''')
+    r = run_vm(kdir, script, 'cat /proc/stapgen_testmod /proc/stapgen_testmod >/dev/null',
+               tmp_path, extra=['--vm-preload', str(ko)])
+    assert r.returncode == 0, r.stderr
+    mod, returns, vmlinux = map(int, r.stdout.split())
+    assert (mod, returns) == (2, 2), r.stdout
+    assert vmlinux >= 2, r.stdout
+    assert_healthy(r.console)
+    r = stapgen('-r', str(kdir), '-p2', '-e',
+                f'probe module("{ko}").function("testmod_init") {{}}')
+    assert r.returncode != 0 and 'is in .init.text of stapgen_testmod' in r.stderr

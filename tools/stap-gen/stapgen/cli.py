@@ -53,6 +53,8 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
                     help='keep the build directory')
     ap.add_argument('--vm', action='store_true',
                     help="run in QEMU, booting the tree's own bzImage")
+    ap.add_argument('--vm-preload', type=Path, action='append', default=[], metavar='KO',
+                    help='load this module in the guest before the script starts')
     ap.add_argument('--vm-console', type=Path, metavar='FILE',
                     help="keep the guest's console log in FILE")
     ap.add_argument('--timeout', type=float, default=None, metavar='SECONDS',
@@ -138,7 +140,8 @@ def _list(args: argparse.Namespace) -> int:
     script = parser.parse(src)
     vmlinux = args.vmlinux or treemod.open_tree(_kdir(args)).vmlinux
     syms, dwarf = _vmlinux_symbols(vmlinux)
-    resolver = Resolver(syms, dwarf, args.verbose, _index_opener(vmlinux, syms))
+    resolver = Resolver(syms, dwarf, args.verbose, _index_opener(vmlinux, syms),
+                        None if args.vmlinux else _kdir(args))
     for pp in sorted({p.pp for p in resolver.resolve(script)}):
         print(pp)
     return 0
@@ -170,14 +173,15 @@ def _main(args: argparse.Namespace) -> int:
     if args.vmlinux and args.pass_ > 2:
         raise error('--vmlinux stops at -p2: building a module needs a kernel tree (-r)')
     tree = None if args.vmlinux else treemod.open_tree(_kdir(args))
-    needs_vmlinux = any(c.name in ('kernel', 'kprobe') for p in script.probes
+    needs_vmlinux = any(c.name in ('kernel', 'kprobe', 'module') for p in script.probes
                         for pt in p.points for c in pt.components[:1])
     syms = dwarf = opener = None
     if needs_vmlinux:
         vmlinux = args.vmlinux or tree.vmlinux
         syms, dwarf = _vmlinux_symbols(vmlinux)
         opener = _index_opener(vmlinux, syms)
-    probes = Resolver(syms, dwarf, args.verbose, opener).resolve(script)
+    probes = Resolver(syms, dwarf, args.verbose, opener,
+                      tree.objtree if tree else None).resolve(script)
     if tree is not None:
         tree.require(_needs_kprobes(probes))
     if args.pass_ == 2:
@@ -229,7 +233,8 @@ def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path) -> int:
             try:
                 res = vm.run(vm.VMRequest(tree.bzimage, ko, args.command,
                                           timeout=args.timeout or 60.0,
-                                          console=args.vm_console),
+                                          console=args.vm_console,
+                                          preload=args.vm_preload),
                              out, sys.stderr.buffer, verbose=args.verbose > 0)
             except vm.VMError as e:
                 raise error(str(e)) from None

@@ -66,4 +66,5 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
 
 def _kprobe(p: Resolved) -> Dict[str, object]:
     return {'symbol': p.symbol, 'offset_hex': f'{p.offset:#x}', 'probe_index': p.index,
-            'maxactive': p.maxactive, 'target': p.target, 'target_size_hex': f'{p.target_size:#x}'}
+            'maxactive': p.maxactive, 'target': p.target, 'target_size_hex': f'{p.target_size:#x}',
+            'target_module': p.target_module}

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from pathlib import Path
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
 from . import nodes as n
 from .diag import Pos, StapError, close_matches, error
+from . import kmodule
 from .dwarfindex import DwarfIndex, Inline
 from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable
 
@@ -34,6 +36,7 @@ class Resolved:
     target_size: int = 0
     why: str = ''           # why this anchor (-p2 -v)
     maxactive: int = 0      # kretprobe instances (0: the kernel's default)
+    target_module: str = ''  # the module the target function is in
     period_ns: int = 0
     index: int = 0          # position in the module's probe table
 
@@ -86,7 +89,9 @@ def expand_braces(pattern: str) -> List[str]:
 class Resolver:
     def __init__(self, symbols: Optional[SymbolTable], dwarf: Optional[Dwarf],
                  verbose: int = 0,
-                 index: Optional[Callable[[], DwarfIndex]] = None) -> None:
+                 index: Optional[Callable[[], DwarfIndex]] = None,
+                 objtree: Optional[Path] = None) -> None:
+        self.objtree = objtree
         self.symbols = symbols
         self.dwarf = dwarf
         self.verbose = verbose
@@ -140,11 +145,17 @@ class Resolver:
                     raise error('a function probe at a line takes no suffix', comps[2].pos)
                 return self._statement(handler, comps[1], 'kernel.function')
             return self._function(handler, comps[1], self._suffixes(comps[2:]))
+        if names[:1] == ['module'] and len(comps) >= 2 and names[1] == 'function':
+            return self._module_function(handler, comps[0], comps, 'module')
+        if names[:2] == ['kprobe', 'module'] and len(comps) >= 3 and names[2] == 'function':
+            return self._module_function(handler, comps[1], comps[1:], 'kprobe.module')
         if names[0] == 'kernel' and len(comps) == 2 and names[1] == 'statement':
             return self._statement(handler, comps[1], 'kernel.statement')
         raise error(f"unknown probe point '{pp}'", pp.pos,
-                    hint='supported: begin, end, kernel.function("PATTERN")[.return], '
-                         'kprobe.function("SYMBOL")[.return], timer.ms(N), timer.s(N)')
+                    hint='supported: begin, end, kernel.function("PATTERN")[.SUFFIX], '
+                         'kernel.statement("F@FILE:LINE"), module("M").function("F"), '
+                         'kprobe.function("SYMBOL"), kprobe.module("M").function("F"), '
+                         'timer.ms(N), timer.s(N)')
 
     def _suffixes(self, comps: List[n.Component]) -> 'Suffixes':
         sx = Suffixes()
@@ -281,6 +292,59 @@ class Resolver:
             self._no_function(func_pat, comp.pos)
         raise error(f'kernel.function("{pattern}"): no match can be probed', comp.pos,
                     hint='; '.join(skipped[:5]))
+
+    # -- module("M").function("PATTERN") ---------------------------------------------
+    def _module_function(self, handler: int, mod: n.Component, comps: List[n.Component],
+                         family: str) -> List[Resolved]:
+        spec = mod.arg
+        if not isinstance(spec, str) or not spec:
+            raise error(f'{mod.name}(...) needs a module name or a .ko path in quotes',
+                        mod.pos)
+        fcomp = comps[1]
+        sx = self._suffixes(comps[2:])
+        if sx.call or sx.inline or sx.exported:
+            raise error(f'{family} probes take only .return and .maxactive(N) for now',
+                        comps[2].pos)
+        paths_ = kmodule.find(spec, self.objtree)
+        if not paths_:
+            raise error(f'no module "{spec}" found' +
+                        (f' in {self.objtree}' if self.objtree else ''), mod.pos,
+                        hint='give the .ko path, or build the module in the tree')
+        pattern = fcomp.arg
+        if not isinstance(pattern, str) or not pattern or '@' in pattern:
+            raise error('the function of a module probe is a name or a pattern '
+                        '(no @file yet)', fcomp.pos)
+        out: List[Resolved] = []
+        for path in paths_:
+            try:
+                ko = kmodule.ModuleFile(path)
+            except (OSError, ValueError) as e:
+                raise error(f'cannot read {path}: {e}', mod.pos) from None
+            for sym in ko.symbols:
+                base = entry_name(sym.name)
+                if base is None or not any(fnmatch.fnmatchcase(base, p)
+                                           for p in expand_braces(pattern)):
+                    continue
+                if sym.section in kmodule.REFUSED_SECTIONS:
+                    if not _WILD.search(pattern):
+                        raise error(f"'{sym.name}' is in {sym.section} of {ko.name}: "
+                                    'kprobes cannot probe it in a running module',
+                                    fcomp.pos)
+                    continue
+                anchor, offset = ko.anchor(sym)
+                loc = ko.decl(sym) if family == 'module' else None
+                where = f'@{loc.file}:{loc.line}' if loc else ''
+                shown = (f'{family}("{ko.name}").function("{base}{where}")' +
+                         ('.return' if sx.ret else ''))
+                out.append(Resolved(handler, 'kretprobe' if sx.ret else 'kprobe', shown,
+                                    func=base, symbol=f'{ko.name}:{anchor}',
+                                    offset=offset, target=sym.name,
+                                    target_size=sym.size, target_module=ko.name,
+                                    maxactive=sx.maxactive,
+                                    why=f'{anchor} is unique in module {ko.name}'))
+        if not out:
+            raise error(f'no function "{pattern}" in module "{spec}"', fcomp.pos)
+        return out
 
     # -- kernel.statement("FUNC@FILE:LINES") -----------------------------------------
     def _statement(self, handler: int, comp: n.Component, family: str) -> List[Resolved]:

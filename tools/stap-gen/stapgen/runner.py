@@ -217,14 +217,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument('-c', dest='command')
     ap.add_argument('--timeout', type=float)
     ap.add_argument('-o', dest='output', type=Path)
+    ap.add_argument('--preload', type=Path, action='append', default=[],
+                    help='load this module first (and unload it after)')
     args = ap.parse_args(argv)
     out: BinaryIO = args.output.open('wb') if args.output else sys.stdout.buffer
+    loaded: List[str] = []
     try:
+        for ko in args.preload:
+            load_module(ko)
+            loaded.append(module_name(ko))
         return run(args.module, args.command, out, args.timeout)
     except (RunError, OSError) as e:
         print(f'stap-gen: error: {e}', file=sys.stderr)
         return 1
     finally:
+        for name in reversed(loaded):
+            unload_module(name)
         if args.output:
             out.close()
 

@@ -117,7 +117,8 @@ def base_initramfs() -> Path:
     return path
 
 
-def job_script(ko_name: str, command: Optional[str], timeout: float) -> str:
+def job_script(ko_name: str, command: Optional[str], timeout: float,
+               preload: Optional[List[str]] = None) -> str:
     """What the guest runs under chroot: the kit's runner on the module.
 
     The runner needs only the standard library, so it travels in the job
@@ -128,6 +129,8 @@ def job_script(ko_name: str, command: Optional[str], timeout: float) -> str:
             f'/tmp/stap-gen/{ko_name}', '--timeout', f'{timeout:g}']
     if command:
         args += ['-c', command]
+    for p in preload or []:
+        args += ['--preload', f'/tmp/stap-gen/{p}']
     return ('#!/bin/sh\n'
             'export PYTHONDONTWRITEBYTECODE=1 HOME=/tmp\n'
             'cd /tmp\n'
@@ -147,6 +150,7 @@ class VMRequest:
     smp: int = 2
     memory_mb: int = 512
     extra_files: Dict[str, bytes] = field(default_factory=dict)
+    preload: List[Path] = field(default_factory=list)
 
 
 def _tail(path: Path, pos: int, sink: Optional[BinaryIO]) -> Tuple[int, bytes]:
@@ -176,7 +180,9 @@ def run(req: VMRequest, out: Optional[BinaryIO], err: Optional[BinaryIO],
            (f'job/{req.ko.name}', 0o100644, req.ko.read_bytes()),
            (f'job/{RUNNER.name}', 0o100644, RUNNER.read_bytes()),
            ('job/job.sh', 0o100755,
-            job_script(req.ko.name, req.command, req.timeout).encode())]
+            job_script(req.ko.name, req.command, req.timeout,
+                       [p.name for p in req.preload]).encode())]
+    job += [(f'job/{p.name}', 0o100644, p.read_bytes()) for p in req.preload]
     job += [(f'job/{k}', 0o100644, v) for k, v in req.extra_files.items()]
     with initrd.open('wb') as f:
         # The run's own files first: an uncompressed archive ends padded to
