@@ -197,3 +197,51 @@ def test_make_stap(kdir: Path, tmp_path: Path) -> None:
         assert (top / f'{name}.ko').exists()
     finally:
         (top / f'{name}.ko').unlink(missing_ok=True)
+
+
+def _tampered_module(kdir: Path, tmp_path: Path, script: str, old: str, new: str) -> Path:
+    """A module whose generated C had `old` replaced by `new`, built by kbuild."""
+    import subprocess
+    src = write(tmp_path, 'tamper.stp', script)
+    r = stapgen('-r', str(kdir), '-p3', '-m', 'tampered', str(src))
+    assert r.returncode == 0, r.stderr
+    assert old in r.stdout
+    build = tmp_path / 'build'
+    build.mkdir()
+    (build / 'tampered.c').write_text(r.stdout.replace(old, new, 1))
+    (build / 'Kbuild').write_text('obj-m := tampered.o\n')
+    mk = subprocess.run(['make', '-s', '-C', str(kdir), f'M={build}', 'modules'],
+                        capture_output=True, text=True)
+    assert mk.returncode == 0, mk.stderr
+    return build / 'tampered.ko'
+
+
+def test_module_refuses_another_kernel_and_misplaced_probes(kdir: Path,
+                                                             tmp_path: Path) -> None:
+    """Build-id and landing checks at load: a mismatch refuses to run."""
+    from stapgen import symbols
+    build_id = symbols.load(kdir / 'vmlinux').build_id
+    first = f'0x{build_id[:2]}, 0x{build_id[2:4]}'
+    wrong = f'0x{int(build_id[:2], 16) ^ 0xff:02x}, 0x{build_id[2:4]}'
+    ko = _tampered_module(kdir, tmp_path, 'probe begin { exit() }\n', first, wrong)
+    console = tmp_path / 'c1.log'
+    r = stapgen('-r', str(kdir), '--vm', '--vm-console', str(console), str(ko))
+    assert r.returncode != 0
+    assert 'cannot load tampered.ko' in r.stderr
+    log = console.read_text()
+    assert f'this kernel is not the one in {kdir}' in log and build_id in log
+    ko2 = tmp_path / 'ko2'
+    ko2.mkdir()
+    ko = _tampered_module(kdir, ko2, COUNT_OPENS, '.target = "do_sys_openat2"',
+                          '.target = "do_sys_open"')
+    console = tmp_path / 'c2.log'
+    r = stapgen('-r', str(kdir), '--vm', '--vm-console', str(console), str(ko))
+    assert r.returncode != 0
+    log = console.read_text()
+    assert 'landed in do_sys_openat2+0x' in log and 'not in do_sys_open ' in log, log[-3000:]
+    assert_healthy_after_refusal(log)
+
+
+def assert_healthy_after_refusal(log: str) -> None:
+    from conftest import BAD_CONSOLE
+    assert BAD_CONSOLE.search(log) is None

@@ -27,7 +27,8 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
         prog='stap-gen',
         description='Turn a SystemTap-style script into a kernel module for a tree, '
                     'build it with kbuild, and run it (live or in QEMU).')
-    ap.add_argument('script', nargs='?', type=Path, help='the .stp script')
+    ap.add_argument('script', nargs='?', type=Path,
+                    help='the .stp script (or a module built with -p4, to run it)')
     ap.add_argument('-e', dest='script_text', metavar='SCRIPT',
                     help='the script given on the command line')
     ap.add_argument('-p', dest='pass_', type=int, choices=range(1, 6), default=5,
@@ -163,6 +164,11 @@ def _kdir(args: argparse.Namespace) -> Path:
 def _main(args: argparse.Namespace) -> int:
     if args.listing:
         return _list(args)
+    if args.script is not None and args.script.suffix == '.ko':
+        # a module built earlier (-p4): only pass 5 is left, as with staprun
+        if not args.script.exists():
+            raise error(f'{args.script}: no such module')
+        return _run(args, treemod.open_tree(_kdir(args)), args.script)
     src = _source(args)
     script = parser.parse(src)
     program = semantic.check(script)
@@ -193,9 +199,10 @@ def _main(args: argparse.Namespace) -> int:
     templates = (args.templates or paths.templates_dir()).resolve()
     tset = treemod.find_template_set(tree, templates)
     script_path = args.script or Path('<command line>')
+    build_id = (syms or symbols.load(tree.vmlinux)).build_id
     c = codegen.generate(program, probes, script_path, module,
                          [tset, templates / 'common'], tset.name,
-                         tree.release, args.bufsize,
+                         tree.release, build_id, str(tree.objtree), args.bufsize,
                          line_directives=not args.no_line_directives)
     if args.pass_ == 3:
         _write_text(args.output, c.text)

@@ -34,7 +34,8 @@ class ModuleSource:
 
 def generate(program: Program, probes: List[Resolved], script_path: Path,
              module: str, template_dirs: List[Path], template_set: str,
-             kernel_release: str, bufsize_mb: Optional[int] = None,
+             kernel_release: str, build_id: str = '', kdir: str = '',
+             bufsize_mb: Optional[int] = None,
              line_directives: bool = True) -> ModuleSource:
     handlers = translate(program, script_path)
     limits = dict(DEFAULT_LIMITS)
@@ -50,6 +51,10 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
         'script_path': str(script_path.resolve()),
         'template_set': template_set,
         'kernel_release': kernel_release,
+        'build_id': build_id,
+        'build_id_bytes': ', '.join(f'0x{build_id[i:i + 2]}'
+                                    for i in range(0, len(build_id), 2)),
+        'kdir': kdir,
         'limits': sorted(limits.items()),
         'handlers': handlers,
         'points': probes,
