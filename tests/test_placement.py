@@ -269,3 +269,22 @@ probe end {{ printf("%d %d %d\\n", mod, returns, vmlinux) }}
     r = stapgen('-r', str(kdir), '-p2', '-e',
                 f'probe module("{ko}").function("testmod_init") {{}}')
     assert r.returncode != 0 and 'is in .init.text of stapgen_testmod' in r.stderr
+
+
+def test_relative_line_and_absolute_address(kdir: Path) -> None:
+    decl = int(re.search(r':(\d+)"', p2(kdir, 'probe kernel.function("vfs_read") {}')[0][0])
+               .group(1))
+    line = _source_line(kdir, 'fs/read_write.c', 'vfs_read', 'if (file->f_op->read)')
+    rel = p2(kdir, f'probe kernel.function("vfs_read@fs/read_write.c+{line - decl}") {{}}')
+    stmt = p2(kdir, f'probe kernel.statement("vfs_read@fs/read_write.c:{line}") {{}}')
+    assert [(a, o) for _, a, o in rel] == [(a, o) for _, a, o in stmt]
+    smap = system_map(kdir)
+    (_, anchor, off), = stmt
+    addr = smap[anchor][0] + off
+    script = f'probe kernel.statement({addr:#x}).absolute {{}}'
+    r = stapgen('-r', str(kdir), '-p2', '-e', script)
+    assert r.returncode != 0 and 'needs guru mode (-g)' in r.stderr
+    assert [(a, o) for _, a, o in p2(kdir, script, '-g')] == [(anchor, off)]
+    r = stapgen('-r', str(kdir), '-g', '-p2', '-e',
+                f'probe kernel.statement({addr + 1:#x}).absolute {{}}')
+    assert r.returncode != 0 and 'is not the start of a source line' in r.stderr

@@ -50,6 +50,8 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
                     metavar='NAME=VALUE', help='set a run-time limit (MAXACTION, ...)')
     ap.add_argument('-s', dest='bufsize', type=int, metavar='MB',
                     help='output buffer size in MB')
+    ap.add_argument('-g', dest='guru', action='store_true',
+                    help='guru mode: allow kernel.statement(ADDR).absolute')
     ap.add_argument('-k', dest='keep', action='store_true',
                     help='keep the build directory')
     ap.add_argument('--vm', action='store_true',
@@ -142,7 +144,7 @@ def _list(args: argparse.Namespace) -> int:
     vmlinux = args.vmlinux or treemod.open_tree(_kdir(args)).vmlinux
     syms, dwarf = _vmlinux_symbols(vmlinux)
     resolver = Resolver(syms, dwarf, args.verbose, _index_opener(vmlinux, syms),
-                        None if args.vmlinux else _kdir(args))
+                        None if args.vmlinux else _kdir(args), args.guru)
     for pp in sorted({p.pp for p in resolver.resolve(script)}):
         print(pp)
     return 0
@@ -187,7 +189,7 @@ def _main(args: argparse.Namespace) -> int:
         syms, dwarf = _vmlinux_symbols(vmlinux)
         opener = _index_opener(vmlinux, syms)
     probes = Resolver(syms, dwarf, args.verbose, opener,
-                      tree.objtree if tree else None).resolve(script)
+                      tree.objtree if tree else None, args.guru).resolve(script)
     if tree is not None:
         tree.require(_needs_kprobes(probes))
     if args.pass_ == 2:

@@ -90,8 +90,9 @@ class Resolver:
     def __init__(self, symbols: Optional[SymbolTable], dwarf: Optional[Dwarf],
                  verbose: int = 0,
                  index: Optional[Callable[[], DwarfIndex]] = None,
-                 objtree: Optional[Path] = None) -> None:
+                 objtree: Optional[Path] = None, guru: bool = False) -> None:
         self.objtree = objtree
+        self.guru = guru
         self.symbols = symbols
         self.dwarf = dwarf
         self.verbose = verbose
@@ -140,7 +141,7 @@ class Resolver:
             return self._kprobe_function(handler, comps[1], ret)
         if names[0] == 'kernel' and len(comps) >= 2 and names[1] == 'function':
             arg = comps[1].arg
-            if isinstance(arg, str) and re.search(r'@[^:]*:', arg):
+            if isinstance(arg, str) and re.search(r'@[^:+]*[:+]', arg):
                 if len(comps) > 2:
                     raise error('a function probe at a line takes no suffix', comps[2].pos)
                 return self._statement(handler, comps[1], 'kernel.function')
@@ -149,6 +150,9 @@ class Resolver:
             return self._module_function(handler, comps[0], comps, 'module')
         if names[:2] == ['kprobe', 'module'] and len(comps) >= 3 and names[2] == 'function':
             return self._module_function(handler, comps[1], comps[1:], 'kprobe.module')
+        if names[0] == 'kernel' and len(comps) == 3 and names[1] == 'statement' and \
+                names[2] == 'absolute':
+            return self._absolute(handler, comps[1])
         if names[0] == 'kernel' and len(comps) == 2 and names[1] == 'statement':
             return self._statement(handler, comps[1], 'kernel.statement')
         raise error(f"unknown probe point '{pp}'", pp.pos,
@@ -349,12 +353,12 @@ class Resolver:
     # -- kernel.statement("FUNC@FILE:LINES") -----------------------------------------
     def _statement(self, handler: int, comp: n.Component, family: str) -> List[Resolved]:
         spec = comp.arg
-        m = re.fullmatch(r'([^@]+)@([^:]+):(\*|\d+|\d+-\d+)', spec) \
+        m = re.fullmatch(r'([^@]+)@([^:+]+)(?::(\*|\d+|\d+-\d+)|\+(\d+))', spec) \
             if isinstance(spec, str) else None
         if m is None:
-            raise error(f'{family} needs "FUNC@FILE:LINE" (LINE may be N, N-M or *)',
-                        comp.pos)
-        func_pat, file_pat, lines = m.groups()
+            raise error(f'{family} needs "FUNC@FILE:LINE" (LINE may be N, N-M or *) '
+                        'or "FUNC@FILE+N" (N lines after the declaration)', comp.pos)
+        func_pat, file_pat, lines, rel = m.groups()
         assert self.symbols is not None and self.dwarf is not None
         self._syms(comp.pos)
         entries = self._entries_by_name()
@@ -362,7 +366,9 @@ class Resolver:
                        if fnmatch.fnmatchcase(x, f))
         if not names:
             self._no_function(func_pat, comp.pos)
-        if lines == '*':
+        if rel is not None:
+            lines = rel
+        elif lines == '*':
             first, last = 0, 1 << 30
         else:
             first, _, end = lines.partition('-')
@@ -374,6 +380,11 @@ class Resolver:
                 if self._refused(sym) is not None or \
                         (sym.name != name and self._not_a_clone_of(sym, name)):
                     continue
+                if rel is not None:
+                    decl = self._decl(sym.addr)
+                    if decl is None:
+                        continue
+                    first = last = decl.line + int(rel)
                 rows = [r for r in self.dwarf.line_rows(sym.addr, sym.addr + sym.size)
                         if any(fnmatch.fnmatchcase(r[1], f) for f in expand_braces(file_pat))]
                 with_code += [r[2] for r in rows]
@@ -394,10 +405,40 @@ class Resolver:
                     prev_line = line
         if not out:
             near = sorted(set(with_code), key=lambda x: (abs(x - first), x))[:4]
-            raise error(f'no code for {file_pat}:{lines} in {func_pat}', comp.pos,
+            what = f'{file_pat}:{first}' if rel is not None else f'{file_pat}:{lines}'
+            raise error(f'no code for {what} in {func_pat}', comp.pos,
                         hint=f'lines with code there: {", ".join(map(str, sorted(near)))}'
                         if near else f'{func_pat} has no line information for {file_pat}')
         return out
+
+    # -- kernel.statement(ADDR).absolute (guru mode) ----------------------------------
+    def _absolute(self, handler: int, comp: n.Component) -> List[Resolved]:
+        if not self.guru:
+            raise error('kernel.statement(ADDR).absolute needs guru mode (-g)', comp.pos,
+                        hint='an address ties the script to one build; prefer '
+                             'kernel.statement("func@file:line")')
+        if not isinstance(comp.arg, int):
+            raise error('kernel.statement(ADDR).absolute takes a number', comp.pos)
+        addr = comp.arg & ((1 << 64) - 1)
+        syms = self._syms(comp.pos)
+        host = syms.function_at(addr)
+        if host is None:
+            raise error(f'{addr:#x} is in no function of {syms.path}', comp.pos)
+        why = self._refused(host)
+        if why is not None:
+            raise error(f'{addr:#x} is in {host.name}, which {why}', comp.pos)
+        assert self.dwarf is not None
+        rows = self.dwarf.line_rows(host.addr, host.addr + host.size)
+        if addr != host.addr and addr not in {r[0] for r in rows}:
+            raise error(f'{addr:#x} ({host.name}+{addr - host.addr:#x}) is not the start of '
+                        'a source line: it may not be an instruction boundary', comp.pos,
+                        hint='use kernel.statement("func@file:line")')
+        anchor, offset = syms.anchor(addr)
+        # the address is turned into symbol+offset like every other probe
+        return [Resolved(handler, 'kprobe', f'kernel.statement({addr:#x}).absolute',
+                         func=host.name, symbol=anchor, offset=offset,
+                         target='|'.join(syms.aliases(host)), target_size=host.size,
+                         why=f'{host.name}+{addr - host.addr:#x}')]
 
     def _place_inline(self, handler: int, inl: Inline, sx: 'Suffixes') -> Any:
         """An inlined instance at its entry pc, or why it cannot be probed."""
