@@ -17,6 +17,7 @@ DEFAULT_LIMITS: Dict[str, str] = {
     'MAXMAPENTRIES': '2048',
     'MAXSTRINGLEN': '256',
     'MAXERRORS': '0',
+    'MAXNESTING': '10',
     'MAXSKIPPED': '100',
     'MAXTRYLOCK': '1000',
     'STP_PRINTBUF': '8192',

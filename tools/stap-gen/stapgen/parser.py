@@ -152,8 +152,12 @@ def p_literal(p: Any) -> None:
 
 
 def p_function(p: Any) -> None:
-    '''function : FUNCTION IDENT '(' params ')' rettype block'''
-    p[0] = n.Function(_pos(p, 2), p[2], p[4], p[6], p[7])
+    '''function : FUNCTION IDENT '(' params ')' rettype block
+                | FUNCTION IDENT ':' IDENT '(' params ')' block'''
+    if len(p) == 8:
+        p[0] = n.Function(_pos(p, 2), p[2], p[4], p[6], p[7])
+    else:
+        p[0] = n.Function(_pos(p, 2), p[2], p[6], _type_name(p, 4), p[8])
 
 
 def p_rettype(p: Any) -> None:

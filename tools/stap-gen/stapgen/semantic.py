@@ -38,10 +38,19 @@ class GlobalSym:
 
 @dataclass
 class ProbeSym:
+    """A probe body or a function body: a scope with locals."""
     index: int
     probe: n.Probe
     locals: Dict[str, Slot] = field(default_factory=dict)
     globals_used: Set[str] = field(default_factory=set)
+    calls: Set[str] = field(default_factory=set)
+    function: Optional[n.Function] = None
+    ret: Slot = field(default_factory=lambda: Slot('return value'))
+    params: List[str] = field(default_factory=list)
+
+    @property
+    def body(self) -> n.Block:
+        return self.function.body if self.function else self.probe.body
 
 
 @dataclass
@@ -111,6 +120,7 @@ class Program:
     script: n.Script
     globals: Dict[str, GlobalSym]
     probes: List[ProbeSym]
+    functions: Dict[str, ProbeSym] = field(default_factory=dict)
 
 
 class Checker:
@@ -124,10 +134,25 @@ class Checker:
 
     # -- entry --------------------------------------------------------------
     def check(self) -> Program:
+        self.functions: Dict[str, ProbeSym] = {}
         for f in self.script.functions:
-            self.errors.append(Diagnostic(
-                f"user-defined functions are not supported yet ('{f.name}')", f.pos,
-                hint='inline the function body into the probe for now'))
+            if f.name in self.functions:
+                self.errors.append(Diagnostic(
+                    f"function '{f.name}' is defined twice", f.pos,
+                    hint=f'first defined at {self.functions[f.name].function.pos}'))
+                continue
+            fs = ProbeSym(len(self.script.probes) + len(self.functions),
+                          n.Probe(f.pos, [], f.body), function=f,
+                          params=[p.name for p in f.params])
+            for prm in f.params:
+                if prm.name in fs.locals:
+                    self.errors.append(Diagnostic(f"parameter '{prm.name}' is given twice",
+                                                  prm.pos))
+                fs.locals[prm.name] = Slot(f"parameter '{prm.name}'", prm.type,
+                                           prm.pos if prm.type else None)
+            if f.ret:
+                fs.ret.type, fs.ret.pos = f.ret, f.pos
+            self.functions[f.name] = fs
         for g in self.script.globals:
             if g.name in self.globals:
                 self.errors.append(Diagnostic(
@@ -143,18 +168,37 @@ class Checker:
                             g.pos, f"global '{g.name}'")
             self.globals[g.name] = sym
         probes = [ProbeSym(i, p) for i, p in enumerate(self.script.probes)]
+        scopes = probes + list(self.functions.values())
         for _ in range(20):
             self.changed = False
-            for ps in probes:
+            for ps in scopes:
                 self.probe = ps
-                self._stmt(ps.probe.body)
+                self._stmt(ps.body)
             if self.errors or not self.changed:
                 break
+        for fs in self.functions.values():
+            if fs.ret.type is None:
+                fs.ret.type = n.LONG        # a function that returns nothing
         if not self.errors:
-            self._final(probes)
+            self._final(scopes)
+            self._propagate_globals(scopes)
         if self.errors:
             raise StapError(*self.errors)
-        return Program(self.script, self.globals, probes)
+        return Program(self.script, self.globals, probes, self.functions)
+
+    def _propagate_globals(self, scopes: List[ProbeSym]) -> None:
+        """A probe locks what it touches and what the functions it calls touch."""
+        for ps in scopes:
+            seen: Set[str] = set()
+            todo = list(ps.calls)
+            while todo:
+                name = todo.pop()
+                if name in seen:
+                    continue
+                seen.add(name)
+                fs = self.functions[name]
+                ps.globals_used |= fs.globals_used
+                todo.extend(fs.calls)
 
     def _final(self, probes: List[ProbeSym]) -> None:
         for g in self.globals.values():
@@ -279,9 +323,17 @@ class Checker:
         elif isinstance(s, n.Delete):
             self._delete(s)
         elif isinstance(s, n.Jump):
-            pass
+            assert self.probe is not None
+            if s.kind == 'next' and self.probe.function is not None:
+                self._err("'next' in a function", s.pos, hint='use return')
         elif isinstance(s, n.Return):
-            self._err('return outside a function', s.pos)
+            assert self.probe is not None
+            if self.probe.function is None:
+                self._err('return outside a function', s.pos)
+            elif s.value is not None:
+                t = self._expr(s.value, self.probe.ret.type)
+                self._unify(self.probe.ret, t, s.value.pos,
+                            f"the return value of '{self.probe.function.name}'")
         else:  # pragma: no cover - the parser makes no other statements
             raise AssertionError(s)
 
@@ -414,9 +466,22 @@ class Checker:
         return self._lvalue(e.target, typ, e.pos)
 
     def _call(self, e: n.Call, want_value: bool) -> Optional[str]:
+        fs = self.functions.get(e.name)
+        if fs is not None:
+            assert self.probe is not None
+            self.probe.calls.add(e.name)
+            if len(e.args) != len(fs.params):
+                self._err(f"'{e.name}' takes {len(fs.params)} argument(s), "
+                          f'{len(e.args)} given', e.pos,
+                          hint=f'defined at {fs.function.pos}' if fs.function else None)
+            for a, pname in zip(e.args, fs.params):
+                slot = fs.locals[pname]
+                t = self._expr(a, slot.type)
+                self._unify(slot, t, a.pos, f"parameter '{pname}' of '{e.name}'")
+            return fs.ret.type
         b = BUILTINS.get(e.name)
         if b is None:
-            near = close_matches(e.name, list(BUILTINS))
+            near = close_matches(e.name, list(BUILTINS) + list(self.functions))
             self._err(f"unknown function '{e.name}'", e.pos,
                       hint=f"did you mean {' or '.join(near)}?" if near else None)
             return None

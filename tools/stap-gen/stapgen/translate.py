@@ -52,11 +52,15 @@ def global_c_name(name: str) -> str:
 
 @dataclass
 class Handler:
-    """One probe's translated handler."""
+    """One probe's translated handler, or one script function."""
     index: int
     body: str
     locals: List[str]
     locks: List[str]
+    name: str = ''                  # script functions: the function's name
+    signature: str = ''             # ... its C prototype (without ';')
+    params: List[str] = field(default_factory=list)     # ... C copy-ins
+    returns_string: bool = False
 
 
 @dataclass
@@ -76,14 +80,31 @@ class Translator:
     # -- per probe ----------------------------------------------------------
     def handler(self, ps: ProbeSym) -> Handler:
         self.s = _Scope(ps)
-        self._stmt(ps.probe.body, 1)
+        self._stmt(ps.body, 1)
         decls = []
         for name, slot in sorted(ps.locals.items()):
             decls.append(f'char v_{name}[MAXSTRINGLEN]' if slot.type == n.STRING
                          else f's64 v_{name}')
         decls += [f'char t{i}[MAXSTRINGLEN]' for i in range(self.s.temps)]
         locks = [f'&{global_c_name(g)}_lock' for g in sorted(ps.globals_used)]
-        return Handler(ps.index, '\n'.join(self.s.lines), decls, locks)
+        h = Handler(ps.index, '\n'.join(self.s.lines), decls, locks)
+        if ps.function is not None:
+            string_ret = ps.ret.type == n.STRING
+            decls.append('char ret[MAXSTRINGLEN]' if string_ret else 's64 retval')
+            args = []
+            for pname in ps.params:
+                if ps.locals[pname].type == n.STRING:
+                    args.append(f'const char *a_{pname}')
+                    h.params.append(f'strscpy(l->v_{pname}, a_{pname}, MAXSTRINGLEN);')
+                else:
+                    args.append(f's64 a_{pname}')
+                    h.params.append(f'l->v_{pname} = a_{pname};')
+            h.name = ps.function.name
+            h.returns_string = string_ret
+            h.signature = (f'static {"const char *" if string_ret else "s64 "}'
+                           f'stp_fn_{h.name}(' + ', '.join(['struct stp_context *c'] + args)
+                           + ')')
+        return h
 
     def _emit(self, indent: int, text: str) -> None:
         self.s.lines.append('\t' * indent + text)
@@ -135,6 +156,14 @@ class Translator:
             self._delete(st, ind)
         elif isinstance(st, n.Jump):
             self._emit(ind, 'goto out;' if st.kind == 'next' else f'{st.kind};')
+        elif isinstance(st, n.Return):
+            if st.value is not None:
+                v = self._expr(st.value)
+                if self.s.ps.ret.type == n.STRING:
+                    self._emit(ind, f'strscpy(l->ret, {v}, MAXSTRINGLEN);')
+                else:
+                    self._emit(ind, f'l->retval = {v};')
+            self._emit(ind, 'goto out;')
         else:
             raise error(f'{type(st).__name__} statements are not supported yet', st.pos)
 
@@ -274,7 +303,7 @@ class Translator:
         if t.type == n.STRING:
             if op == '.=':
                 v = f'stp_concat({self._temp()}, {lv}, {v})'
-            return f'({{ strscpy({lv}, {v}, MAXSTRINGLEN); (const char *){lv}; }})'
+            return f'stp_strset({lv}, {v})'
         if op == '=':
             return f'({lv} = {v})'
         return f'({lv} = {self._arith(op[:-1], lv, v)})'
@@ -304,6 +333,14 @@ class Translator:
 
     def _call(self, e: n.Call) -> str:
         name = e.name
+        fs = self.program.functions.get(name)
+        if fs is not None:
+            args = ''.join(f', {self._expr(a)}' for a in e.args)
+            call = f'stp_fn_{name}(c{args})'
+            if fs.ret.type == n.STRING:
+                # the callee's frame is reused by the next call: copy now
+                return f'stp_strset({self._temp()}, {call})'
+            return call
         if name == 'printf':
             return self._printf(e)
         if name == 'exit':
@@ -351,8 +388,10 @@ class Translator:
 
 
 def translate(program: Program, script_path: Path) -> List[Handler]:
+    """Handlers of the probes, then of the script's functions."""
     tr = Translator(program, script_path)
-    return [tr.handler(ps) for ps in program.probes]
+    return [tr.handler(ps) for ps in program.probes] + \
+        [tr.handler(fs) for _, fs in sorted(program.functions.items())]
 
 
 def global_decls(program: Program) -> List[Dict[str, object]]:
