@@ -61,15 +61,43 @@ class Builtin:
     varargs: bool = False
 
 
+ANY = '*'          # a parameter that takes a long or a string
+
 BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
     Builtin('printf', (n.STRING,), None, varargs=True),
+    Builtin('sprintf', (n.STRING,), n.STRING, varargs=True),
+    Builtin('print', (ANY,), None),
+    Builtin('println', (ANY,), None),
+    Builtin('printd', (n.STRING,), None, varargs=True),
+    Builtin('printdln', (n.STRING,), None, varargs=True),
+    Builtin('sprint', (ANY,), n.STRING),
     Builtin('exit', (), None),
+    Builtin('error', (n.STRING,), None),
     Builtin('execname', (), n.STRING),
     Builtin('pid', (), n.LONG),
     Builtin('tid', (), n.LONG),
+    Builtin('ppid', (), n.LONG),
+    Builtin('uid', (), n.LONG),
+    Builtin('euid', (), n.LONG),
+    Builtin('gid', (), n.LONG),
+    Builtin('egid', (), n.LONG),
     Builtin('cpu', (), n.LONG),
     Builtin('probefunc', (), n.STRING),
     Builtin('pp', (), n.STRING),
+    Builtin('gettimeofday_s', (), n.LONG),
+    Builtin('gettimeofday_ms', (), n.LONG),
+    Builtin('gettimeofday_us', (), n.LONG),
+    Builtin('gettimeofday_ns', (), n.LONG),
+    Builtin('jiffies', (), n.LONG),
+    Builtin('local_clock_ns', (), n.LONG),
+    Builtin('local_clock_us', (), n.LONG),
+    Builtin('strlen', (n.STRING,), n.LONG),
+    Builtin('substr', (n.STRING, n.LONG, n.LONG), n.STRING),
+    Builtin('isinstr', (n.STRING, n.STRING), n.LONG),
+    Builtin('strtol', (n.STRING, n.LONG), n.LONG),
+    Builtin('text_str', (n.STRING,), n.STRING),
+    Builtin('toupper', (n.STRING,), n.STRING),
+    Builtin('tolower', (n.STRING,), n.STRING),
 ]}
 
 _FORMAT = re.compile(r'%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+|\*))?'
@@ -487,14 +515,26 @@ class Checker:
             return None
         if b.ret is None and want_value:
             self._err(f"'{e.name}()' returns no value", e.pos)
-        if e.name == 'printf':
+        if e.name in ('printf', 'sprintf'):
             self._printf(e)
+            return b.ret
+        if e.name in ('printd', 'printdln'):
+            if len(e.args) < 2 or not isinstance(e.args[0], n.String):
+                self._err(f'{e.name} needs a literal delimiter and at least one value',
+                          e.pos)
+            for a in e.args:
+                if self._expr(a, None) is None:
+                    self._expr(a, n.LONG)
             return None
         if len(e.args) != len(b.params):
             self._err(f"'{e.name}' takes {len(b.params)} argument(s), "
                       f"{len(e.args)} given", e.pos)
         for a, t in zip(e.args, b.params):
-            self._expr(a, t)
+            if t == ANY:
+                if self._expr(a, None) is None:
+                    self._expr(a, n.LONG)
+            else:
+                self._expr(a, t)
         return b.ret
 
     def _printf(self, e: n.Call) -> None:

@@ -341,21 +341,47 @@ class Translator:
                 # the callee's frame is reused by the next call: copy now
                 return f'stp_strset({self._temp()}, {call})'
             return call
+        a = [self._expr(x) for x in e.args[1:]] if name in ('printf', 'sprintf') else \
+            [self._expr(x) for x in e.args]
         if name == 'printf':
-            return self._printf(e)
+            return f'stp_printf(c, {self._format(e)})'
+        if name == 'sprintf':
+            return f'stp_sprintf({self._temp()}, {self._format(e)})'
+        if name in ('print', 'println'):
+            nl = '\\n' if name == 'println' else ''
+            if e.args[0].type == n.STRING:
+                return f'stp_printf(c, "%s{nl}", {a[0]})'
+            return f'stp_printf(c, "%lld{nl}", (long long)({a[0]}))'
+        if name in ('printd', 'printdln'):
+            delim = c_string(e.args[0].value).replace('%', '%%')  # type: ignore[attr-defined]
+            parts, vals = [], []
+            for x, v in zip(e.args[1:], a[1:]):
+                parts.append('%s' if x.type == n.STRING else '%lld')
+                vals.append(v if x.type == n.STRING else f'(long long)({v})')
+            fmt = delim.join(parts) + ('\\n' if name == 'printdln' else '')
+            return f'stp_printf(c, "{fmt}", {", ".join(vals)})'
+        if name == 'sprint':
+            if e.args[0].type == n.STRING:
+                return a[0]
+            return f'stp_sprintf({self._temp()}, "%lld", (long long)({a[0]}))'
         if name == 'exit':
             return '(stp_request_exit(), 0)'
+        if name == 'error':
+            return f'stp_error_copy(c, {a[0]})'
         if name == 'execname':
             return f'stp_execname({self._temp()})'
-        if name in ('pid', 'tid', 'cpu'):
-            return f'stp_{name}()'
+        if name in ('substr', 'text_str', 'toupper', 'tolower'):
+            return f'stp_{name}({self._temp()}, {", ".join(a)})'
         if name == 'probefunc':
             return 'c->probe->func'
         if name == 'pp':
             return 'c->probe->pp'
+        if name in CALLS:
+            return CALLS[name].format(*a)
         raise error(f"function '{name}' is not supported yet", e.pos)
 
-    def _printf(self, e: n.Call) -> str:
+    def _format(self, e: n.Call) -> str:
+        """A checked script format as a C format string and its arguments."""
         fmt = e.args[0]
         assert isinstance(fmt, n.String)
         parts, _ = parse_format(fmt.value)
@@ -383,8 +409,28 @@ class Translator:
             else:
                 c_fmt.append(head + 'lld')
                 args.append(f'(long long)({v})')
-        joined = ''.join(args and [', ' + ', '.join(args)] or [])
-        return f'stp_printf(c, "{c_string("".join(c_fmt))}"{joined})'
+        return f'"{c_string("".join(c_fmt))}"' + ''.join(f', {x}' for x in args)
+
+
+# Built-ins that are one C expression over their arguments.
+CALLS = {
+    'pid': 'stp_pid()', 'tid': 'stp_tid()', 'cpu': 'stp_cpu()',
+    'ppid': '(s64)task_ppid_nr(current)',
+    'uid': '(s64)from_kuid_munged(&init_user_ns, current_uid())',
+    'euid': '(s64)from_kuid_munged(&init_user_ns, current_euid())',
+    'gid': '(s64)from_kgid_munged(&init_user_ns, current_gid())',
+    'egid': '(s64)from_kgid_munged(&init_user_ns, current_egid())',
+    'gettimeofday_s': '(s64)div_u64(ktime_get_real_fast_ns(), NSEC_PER_SEC)',
+    'gettimeofday_ms': '(s64)div_u64(ktime_get_real_fast_ns(), NSEC_PER_MSEC)',
+    'gettimeofday_us': '(s64)div_u64(ktime_get_real_fast_ns(), NSEC_PER_USEC)',
+    'gettimeofday_ns': '(s64)ktime_get_real_fast_ns()',
+    'jiffies': '(s64)get_jiffies_64()',
+    'local_clock_ns': '(s64)local_clock()',
+    'local_clock_us': '(s64)div_u64(local_clock(), NSEC_PER_USEC)',
+    'strlen': '(s64)strlen({0})',
+    'isinstr': '(s64)(strstr({0}, {1}) != NULL)',
+    'strtol': 'stp_strtol(c, {0}, {1})',
+}
 
 
 def translate(program: Program, script_path: Path) -> List[Handler]:
