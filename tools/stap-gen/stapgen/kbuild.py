@@ -82,3 +82,32 @@ def _relevant(output: str) -> str:
     keep = [ln for ln in output.splitlines(keepends=True)
             if not ln.startswith(('make[', 'make:'))]
     return ''.join(keep)
+
+
+def build_many(tree: KernelTree, sources: Dict[str, str], dest: Path,
+               jobs: int = 0) -> Dict[str, Path]:
+    """Build several generated modules in one kbuild run (faster than one each).
+
+    Returns the .ko of each module that built; a module that failed is
+    missing from the result and its compiler output is raised.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix='stap-gen-many-'))
+    try:
+        for name, text in sources.items():
+            (tmp / f'{name}.c').write_text(text)
+        (tmp / 'Kbuild').write_text('obj-m := ' + ' '.join(f'{m}.o' for m in sources) + '\n')
+        cmd = ['make', '-C', str(tree.objtree), f'M={tmp}', f'-j{jobs or os.cpu_count() or 1}',
+               'modules']
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, check=False)
+        if proc.returncode != 0:
+            raise error(f'kbuild failed (make exit {proc.returncode}):\n' +
+                        _relevant(proc.stdout))
+        dest.mkdir(parents=True, exist_ok=True)
+        out = {}
+        for name in sources:
+            shutil.copyfile(tmp / f'{name}.ko', dest / f'{name}.ko')
+            out[name] = dest / f'{name}.ko'
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -46,6 +46,25 @@ def c_number(v: int) -> str:
     return f'{v}LL' if v >= 0 else f'({v}LL)'
 
 
+def has_effects(e: n.Node) -> bool:
+    """Could evaluating e change state (so evaluation order matters)?"""
+    if isinstance(e, (n.Assign, n.IncDec)):
+        return True
+    if isinstance(e, n.Call) and e.name not in PURE:
+        return True
+    for v in vars(e).values():
+        items = v if isinstance(v, list) else [v]
+        if any(isinstance(x, n.Expr) and has_effects(x) for x in items):
+            return True
+    return False
+
+
+# Built-ins whose call changes nothing the script can see.
+PURE = {'pid', 'tid', 'ppid', 'uid', 'euid', 'gid', 'egid', 'cpu', 'execname',
+        'probefunc', 'pp', 'strlen', 'isinstr', 'substr', 'text_str', 'toupper',
+        'tolower', 'jiffies', 'sprint', 'sprintf', 'strtol'}
+
+
 def global_c_name(name: str) -> str:
     return f'stp_g_{name}'
 
@@ -68,6 +87,7 @@ class _Scope:
     ps: ProbeSym
     temps: int = 0
     depth: int = 0
+    seq: int = 0
     lines: List[str] = field(default_factory=list)
 
 
@@ -265,7 +285,14 @@ class Translator:
         raise error(f'{type(e).__name__} expressions are not supported yet', e.pos)
 
     def _binary(self, e: n.Binary) -> str:
-        a, b = self._expr(e.left), self._expr(e.right)
+        if e.op not in ('&&', '||') and has_effects(e.left) and has_effects(e.right):
+            (a, b), decls = self._args([e.left, e.right])
+            inner = n.Binary(e.pos, e.op, n.Var(e.left.pos, '_'), n.Var(e.right.pos, '_'))
+            inner.left.type, inner.right.type, inner.type = e.left.type, e.right.type, e.type
+            return self._sequenced(decls, self._binary_c(inner, a, b))
+        return self._binary_c(e, self._expr(e.left), self._expr(e.right))
+
+    def _binary_c(self, e: n.Binary, a: str, b: str) -> str:
         op = e.op
         if op == '.':
             return f'stp_concat({self._temp()}, {a}, {b})'
@@ -331,22 +358,52 @@ class Translator:
         lv = self._scalar_lvalue(t.name)
         return f'({e.op}{lv})' if e.prefix else f'({lv}{e.op})'
 
+    def _args(self, exprs: List[n.Expr]) -> tuple:
+        """C for each argument, plus declarations that evaluate them in order.
+
+        C leaves the order of function arguments unspecified; the script
+        language evaluates left to right.  When order can matter, each
+        argument is first evaluated into its own variable.
+        """
+        cs = [self._expr(a) for a in exprs]
+        if len(exprs) < 2 or not any(has_effects(a) for a in exprs):
+            return cs, ''
+        decls = []
+        names = []
+        for i, (a, c) in enumerate(zip(exprs, cs)):
+            self.s.seq += 1
+            v = f'a{self.s.seq}_'
+            ctype = 'const char *' if a.type == n.STRING else 's64 '
+            decls.append(f'{ctype}{v} = {c}; ')
+            names.append(v)
+        return names, ''.join(decls)
+
+    def _sequenced(self, decls: str, call: str) -> str:
+        return f'({{ {decls}{call}; }})' if decls else call
+
     def _call(self, e: n.Call) -> str:
         name = e.name
         fs = self.program.functions.get(name)
         if fs is not None:
-            args = ''.join(f', {self._expr(a)}' for a in e.args)
-            call = f'stp_fn_{name}(c{args})'
+            argv, decls = self._args(e.args)
+            call = self._sequenced(decls, f'stp_fn_{name}(c' +
+                                   ''.join(f', {a}' for a in argv) + ')')
             if fs.ret.type == n.STRING:
                 # the callee's frame is reused by the next call: copy now
                 return f'stp_strset({self._temp()}, {call})'
             return call
-        a = [self._expr(x) for x in e.args[1:]] if name in ('printf', 'sprintf') else \
-            [self._expr(x) for x in e.args]
-        if name == 'printf':
-            return f'stp_printf(c, {self._format(e)})'
-        if name == 'sprintf':
-            return f'stp_sprintf({self._temp()}, {self._format(e)})'
+        if name in ('printf', 'sprintf'):
+            fmt, argv, decls = self._format(e)
+            dest = 'c' if name == 'printf' else self._temp()
+            return self._sequenced(decls, f'stp_{name}({dest}, {fmt}' +
+                                   ''.join(f', {x}' for x in argv) + ')')
+        a, decls = self._args(e.args)
+        if decls:
+            return self._sequenced(decls, self._builtin(e, a))
+        return self._builtin(e, a)
+
+    def _builtin(self, e: n.Call, a: List[str]) -> str:
+        name = e.name
         if name in ('print', 'println'):
             nl = '\\n' if name == 'println' else ''
             if e.args[0].type == n.STRING:
@@ -380,19 +437,20 @@ class Translator:
             return CALLS[name].format(*a)
         raise error(f"function '{name}' is not supported yet", e.pos)
 
-    def _format(self, e: n.Call) -> str:
-        """A checked script format as a C format string and its arguments."""
+    def _format(self, e: n.Call) -> tuple:
+        """A checked script format as a C format, its arguments and their setup."""
         fmt = e.args[0]
         assert isinstance(fmt, n.String)
         parts, _ = parse_format(fmt.value)
+        values, decls = self._args(e.args[1:])
         c_fmt = []
         args = []
-        values = iter(e.args[1:])
+        it = iter(values)
         for p in parts:
             if not isinstance(p, FormatSpec):
                 c_fmt.append(str(p).replace('%', '%%'))
                 continue
-            v = self._expr(next(values))
+            v = next(it)
             head = '%' + p.flags + (p.width or '') + (f'.{p.prec}' if p.prec else '')
             if p.conv == 's':
                 c_fmt.append(head + 's')
@@ -409,7 +467,7 @@ class Translator:
             else:
                 c_fmt.append(head + 'lld')
                 args.append(f'(long long)({v})')
-        return f'"{c_string("".join(c_fmt))}"' + ''.join(f', {x}' for x in args)
+        return f'"{c_string("".join(c_fmt))}"', args, decls
 
 
 # Built-ins that are one C expression over their arguments.

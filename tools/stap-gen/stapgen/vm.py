@@ -167,7 +167,7 @@ def _tail(path: Path, pos: int, sink: Optional[BinaryIO]) -> Tuple[int, bytes]:
 
 
 def run(req: VMRequest, out: Optional[BinaryIO], err: Optional[BinaryIO],
-        verbose: bool = False) -> VMResult:
+        verbose: bool = False, job_sh: Optional[str] = None) -> VMResult:
     if shutil.which(arch.QEMU) is None:
         raise VMError(f'{arch.QEMU} is not installed; run scripts/stap/setup '
                       '(apt-get install qemu-system-x86)')
@@ -179,9 +179,9 @@ def run(req: VMRequest, out: Optional[BinaryIO], err: Optional[BinaryIO],
     job = [('job', 0o040755, b''),
            (f'job/{req.ko.name}', 0o100644, req.ko.read_bytes()),
            (f'job/{RUNNER.name}', 0o100644, RUNNER.read_bytes()),
-           ('job/job.sh', 0o100755,
-            job_script(req.ko.name, req.command, req.timeout,
-                       [p.name for p in req.preload]).encode())]
+           ('job/job.sh', 0o100755, (job_sh or job_script(
+               req.ko.name, req.command, req.timeout,
+               [p.name for p in req.preload])).encode())]
     job += [(f'job/{p.name}', 0o100644, p.read_bytes()) for p in req.preload]
     job += [(f'job/{k}', 0o100644, v) for k, v in req.extra_files.items()]
     with initrd.open('wb') as f:
@@ -250,3 +250,56 @@ def _keep_console(console: Path, copy: bool) -> Path:
 
 
 
+
+
+# -- several modules in one boot --------------------------------------------------
+
+@dataclass
+class BatchJob:
+    ko: Path
+    command: Optional[str] = None
+    timeout: float = 30.0
+
+
+@dataclass
+class BatchResult:
+    exit_code: int
+    output: str
+    messages: str
+
+
+def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
+              smp: int = 2) -> List[BatchResult]:
+    """Run each module in turn in one guest; one result per job, in order.
+
+    The runner writes each job's output and messages to files in the
+    guest; a last step prints them on ttyS1 between marker lines.
+    """
+    lines = ['#!/bin/sh', 'export PYTHONDONTWRITEBYTECODE=1 HOME=/tmp', 'cd /tmp']
+    py = shlex.quote(os.path.realpath(sys.executable))
+    for i, job in enumerate(jobs):
+        args = [f'/tmp/stap-gen/{job.ko.name}', '--timeout', f'{job.timeout:g}',
+                '-o', f'/tmp/stap-gen/out.{i}']
+        if job.command:
+            args += ['-c', job.command]
+        lines.append(f'{py} -S /tmp/stap-gen/{RUNNER.name} ' +
+                     ' '.join(shlex.quote(a) for a in args) +
+                     f' 2>/tmp/stap-gen/err.{i}; echo $? >/tmp/stap-gen/rc.{i}')
+    for i in range(len(jobs)):
+        lines.append(f'echo "=== job {i} rc=$(cat /tmp/stap-gen/rc.{i})"; '
+                     f'cat /tmp/stap-gen/out.{i}; echo "=== messages {i}"; '
+                     f'cat /tmp/stap-gen/err.{i}')
+    lines.append('echo "=== end"')
+    script = '\n'.join(lines) + '\n'
+    files = {ko.name: ko.read_bytes() for ko in {j.ko for j in jobs} if ko != jobs[0].ko}
+    req = VMRequest(bzimage, jobs[0].ko, None, timeout=sum(j.timeout for j in jobs),
+                    console=console, smp=smp, extra_files=files)
+    res = run(req, None, None, job_sh=script)
+    text = res.output.decode(errors='replace')
+    results = []
+    for i in range(len(jobs)):
+        m = re.search(rf'=== job {i} rc=(\d+)\n(.*?)=== messages {i}\n(.*?)(?==== )', text, re.S)
+        if m is None:
+            raise VMError(f'job {i} left no result; console log: {console}')
+        results.append(BatchResult(int(m.group(1)), m.group(2), m.group(3)))
+    return results

@@ -1,0 +1,1 @@
+cat /proc/version /proc/cmdline /proc/uptime >/dev/null
