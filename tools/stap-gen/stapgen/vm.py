@@ -275,16 +275,15 @@ def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
     The runner writes each job's output and messages to files in the
     guest; a last step prints them on ttyS1 between marker lines.
     """
-    lines = ['#!/bin/sh', 'export PYTHONDONTWRITEBYTECODE=1 HOME=/tmp', 'cd /tmp']
+    import json
+    spec = [{'module': f'/tmp/stap-gen/{job.ko.name}', 'command': job.command,
+             'timeout': job.timeout, 'output': f'/tmp/stap-gen/out.{i}',
+             'messages': f'/tmp/stap-gen/err.{i}', 'rc': f'/tmp/stap-gen/rc.{i}'}
+            for i, job in enumerate(jobs)]
     py = shlex.quote(os.path.realpath(sys.executable))
-    for i, job in enumerate(jobs):
-        args = [f'/tmp/stap-gen/{job.ko.name}', '--timeout', f'{job.timeout:g}',
-                '-o', f'/tmp/stap-gen/out.{i}']
-        if job.command:
-            args += ['-c', job.command]
-        lines.append(f'{py} -S /tmp/stap-gen/{RUNNER.name} ' +
-                     ' '.join(shlex.quote(a) for a in args) +
-                     f' 2>/tmp/stap-gen/err.{i}; echo $? >/tmp/stap-gen/rc.{i}')
+    lines = ['#!/bin/sh', 'export PYTHONDONTWRITEBYTECODE=1 HOME=/tmp', 'cd /tmp',
+             f'{py} -S /tmp/stap-gen/{RUNNER.name} --jobs /tmp/stap-gen/jobs.json '
+             '>/dev/null 2>&1']
     for i in range(len(jobs)):
         lines.append(f'echo "=== job {i} rc=$(cat /tmp/stap-gen/rc.{i})"; '
                      f'cat /tmp/stap-gen/out.{i}; echo "=== messages {i}"; '
@@ -292,6 +291,7 @@ def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
     lines.append('echo "=== end"')
     script = '\n'.join(lines) + '\n'
     files = {ko.name: ko.read_bytes() for ko in {j.ko for j in jobs} if ko != jobs[0].ko}
+    files['jobs.json'] = json.dumps(spec).encode()
     req = VMRequest(bzimage, jobs[0].ko, None, timeout=sum(j.timeout for j in jobs),
                     console=console, smp=smp, extra_files=files)
     res = run(req, None, None, job_sh=script)
