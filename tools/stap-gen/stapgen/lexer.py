@@ -11,7 +11,7 @@ KEYWORDS = {
     'if': 'IF', 'else': 'ELSE', 'while': 'WHILE', 'for': 'FOR',
     'foreach': 'FOREACH', 'in': 'IN', 'limit': 'LIMIT', 'delete': 'DELETE',
     'break': 'BREAK', 'continue': 'CONTINUE', 'next': 'NEXT',
-    'return': 'RETURN',
+    'return': 'RETURN', 'try': 'TRY', 'catch': 'CATCH',
 }
 
 tokens = (

@@ -159,6 +159,13 @@ class Jump(Stmt):
 
 
 @dataclass
+class Try(Stmt):
+    body: Block
+    var: Optional[str]      # catch (var): the error message
+    handler: Block
+
+
+@dataclass
 class Return(Stmt):
     value: Optional[Expr]
 

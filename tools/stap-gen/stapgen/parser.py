@@ -315,6 +315,15 @@ def p_stmt_jump(p: Any) -> None:
     p[0] = n.Jump(_pos(p, 1), p[1])
 
 
+def p_stmt_try(p: Any) -> None:
+    '''stmt : TRY block CATCH block
+            | TRY block CATCH '(' IDENT ')' block'''
+    if len(p) == 5:
+        p[0] = n.Try(_pos(p, 1), p[2], None, p[4])
+    else:
+        p[0] = n.Try(_pos(p, 1), p[2], p[5], p[7])
+
+
 def p_stmt_return(p: Any) -> None:
     '''stmt : RETURN ';'
             | RETURN expr ';'

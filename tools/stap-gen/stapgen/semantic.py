@@ -348,6 +348,13 @@ class Checker:
             self._stmt(s.body)
         elif isinstance(s, n.Foreach):
             self._foreach(s)
+        elif isinstance(s, n.Try):
+            self._stmt(s.body)
+            if s.var:
+                slot = self._var_slot(s.var, s.pos, assigning=True)
+                if slot is not None:
+                    self._unify(slot, n.STRING, s.pos, f"catch variable '{s.var}'")
+            self._stmt(s.handler)
         elif isinstance(s, n.Delete):
             self._delete(s)
         elif isinstance(s, n.Jump):

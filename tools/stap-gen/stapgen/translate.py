@@ -88,6 +88,7 @@ class _Scope:
     temps: int = 0
     depth: int = 0
     seq: int = 0
+    err_label: List[str] = field(default_factory=lambda: ['out'])
     lines: List[str] = field(default_factory=list)
 
 
@@ -147,7 +148,7 @@ class Translator:
             return
         self._line(st)
         self._emit(ind, f'if (!stp_action(c, {self._where(st)}))')
-        self._emit(ind + 1, 'goto out;')
+        self._emit(ind + 1, f'goto {self.s.err_label[-1]};')
         if isinstance(st, n.ExprStmt):
             self._emit(ind, f'(void)({self._expr(st.expr)});')
         elif isinstance(st, n.If):
@@ -172,6 +173,8 @@ class Translator:
             self._emit(ind, '}')
         elif isinstance(st, n.Foreach):
             self._foreach(st, ind)
+        elif isinstance(st, n.Try):
+            self._try(st, ind)
         elif isinstance(st, n.Delete):
             self._delete(st, ind)
         elif isinstance(st, n.Jump):
@@ -190,7 +193,24 @@ class Translator:
     def _loop_guard(self, st: n.Stmt, ind: int) -> None:
         """Each iteration counts as an action, so a runaway loop ends."""
         self._emit(ind, f'if (!stp_action(c, {self._where(st)}))')
-        self._emit(ind + 1, 'goto out;')
+        self._emit(ind + 1, f'goto {self.s.err_label[-1]};')
+
+    def _try(self, st: n.Try, ind: int) -> None:
+        """try { } catch (msg) { }: a script error in the body lands here."""
+        self.s.seq += 1
+        label = f'caught{self.s.seq}'
+        self.s.err_label.append(label)
+        self._emit(ind, '{')
+        self._stmt(st.body, ind + 1)
+        self._emit(ind, '}')
+        self.s.err_label.pop()
+        self._emit(0, f'{label}: __maybe_unused;')
+        self._emit(ind, 'if (c->last_error) {')
+        if st.var:
+            self._emit(ind + 1, f'strscpy(l->v_{st.var}, c->last_error, MAXSTRINGLEN);')
+        self._emit(ind + 1, 'c->last_error = NULL;')
+        self._stmt(st.handler, ind + 1)
+        self._emit(ind, '}')
 
     def _foreach(self, st: n.Foreach, ind: int) -> None:
         g = self.program.globals[st.array]
@@ -331,9 +351,11 @@ class Translator:
             if op == '.=':
                 v = f'stp_concat({self._temp()}, {lv}, {v})'
             return f'stp_strset({lv}, {v})'
-        if op == '=':
-            return f'({lv} = {v})'
-        return f'({lv} = {self._arith(op[:-1], lv, v)})'
+        new = v if op == '=' else self._arith(op[:-1], lv, v)
+        if t.name in self.program.globals:
+            # a global keeps its value when computing the new one failed
+            return f'({{ s64 v_ = {new}; if (likely(!c->last_error)) {lv} = v_; {lv}; }})'
+        return f'({lv} = {new})'
 
     def _arith(self, op: str, a: str, b: str) -> str:
         if op in ('/', '%'):
