@@ -73,3 +73,43 @@ probe end { foreach ([n, p] in counts-) printf("%s %d %d\\n", n, p, counts[n, p]
     assert g.value.type == 'long'
     assert prog.globals['total'].value.type == 'long'
     assert prog.probes[1].locals['n'].type == 'string'
+
+
+FACTS = {'kernel_v': '6.12.117', 'kernel_vr': '6.12.117', 'arch': 'x86_64',
+         'CONFIG_KPROBES': 'y', 'CONFIG_NR_CPUS': '4'}
+
+
+def pp_parse(text: str):  # type: ignore[no-untyped-def]
+    return parser.parse(Source('t.stp', text), lambda name: FACTS.get(name))
+
+
+@pytest.mark.parametrize('cond, taken', [
+    ('kernel_v >= "6.5"', True), ('kernel_v < "6.5"', False),
+    ('kernel_v > "6.12.9"', True), ('kernel_vr == "6.12.*"', True),
+    ('arch == "x86_64" && CONFIG_KPROBES == "y"', True),
+    ('arch != "x86_64" || CONFIG_NR_CPUS >= 8', False),
+    ('CONFIG_NOT_THERE == ""', True), ('!(CONFIG_NR_CPUS < 2)', True),
+    ('systemtap_v >= "4.0"', True),
+])
+def test_preprocessor_conditions(cond: str, taken: bool) -> None:
+    script = pp_parse(f'probe %( {cond} %? begin %: end %) {{}}')
+    assert script.probes[0].points[0].components[0].name == ('begin' if taken else 'end')
+
+
+@pytest.mark.parametrize('text, where, message', [
+    ('probe begin { %( kernel_v > "6" %? x = 1 }', '1:15', '%( is never closed with %)'),
+    ('probe begin { %( kern_v > "6" %? x = 1 %) }', '1:18', "unknown name 'kern_v'"),
+    ('probe begin { x = @NOPE }', '1:19', "unknown macro '@NOPE'"),
+    ('probe begin { %( kernel_v > %? x = 1 %) }', '1:27', 'incomplete %( condition: a value'),
+    ('probe begin { x = 1 %) }', '1:21', "'%)' outside a %( ... %) conditional"),
+])
+def test_preprocessor_errors(text: str, where: str, message: str) -> None:
+    with pytest.raises(StapError) as e:
+        pp_parse(text)
+    assert f't.stp:{where}: error: ' in str(e.value) and message in str(e.value)
+
+
+def test_macro_tokens_keep_their_position() -> None:
+    with pytest.raises(StapError) as e:
+        semantic.check(pp_parse('@define BAD %( "s" + 1 %)\nprobe begin { x = @BAD }'))
+    assert 't.stp:1:16: error: expected a long' in str(e.value)

@@ -172,7 +172,14 @@ def _main(args: argparse.Namespace) -> int:
             raise error(f'{args.script}: no such module')
         return _run(args, treemod.open_tree(_kdir(args)), args.script)
     src = _source(args)
-    script = parser.parse(src)
+    trees: dict = {}
+
+    def get_tree() -> treemod.KernelTree:
+        if 'tree' not in trees:
+            trees['tree'] = treemod.open_tree(_kdir(args))
+        return trees['tree']
+
+    script = parser.parse(src, lambda name: get_tree().fact(name))
     program = semantic.check(script)
     if args.pass_ == 1:
         print(f'# {src.name}: {len(script.probes)} probe(s), '
@@ -180,7 +187,7 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     if args.vmlinux and args.pass_ > 2:
         raise error('--vmlinux stops at -p2: building a module needs a kernel tree (-r)')
-    tree = None if args.vmlinux else treemod.open_tree(_kdir(args))
+    tree = None if args.vmlinux else get_tree()
     needs_vmlinux = any(c.name in ('kernel', 'kprobe', 'module') for p in script.probes
                         for pt in p.points for c in pt.components[:1])
     syms = dwarf = opener = None

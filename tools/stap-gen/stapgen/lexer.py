@@ -16,6 +16,7 @@ KEYWORDS = {
 
 tokens = (
     'IDENT', 'NUMBER', 'STRING',
+    'PP_IF', 'PP_THEN', 'PP_ELSE', 'PP_END', 'AT_IDENT',
     'INC', 'DEC', 'ARROW',
     'EQ', 'NE', 'LE', 'GE', 'ANDAND', 'OROR', 'SHL', 'SHR',
     'ASSIGNOP',
@@ -50,6 +51,27 @@ class Lexer:
     def t_newline(self, t: lex.LexToken) -> None:
         r'\n+'
         t.lexer.lineno += len(t.value)
+
+    # preprocessor: %( cond %? then %: else %) and @define / @NAME --------
+    def t_PP_IF(self, t: lex.LexToken) -> lex.LexToken:
+        r'%\('
+        return t
+
+    def t_PP_THEN(self, t: lex.LexToken) -> lex.LexToken:
+        r'%\?'
+        return t
+
+    def t_PP_ELSE(self, t: lex.LexToken) -> lex.LexToken:
+        r'%:'
+        return t
+
+    def t_PP_END(self, t: lex.LexToken) -> lex.LexToken:
+        r'%\)'
+        return t
+
+    def t_AT_IDENT(self, t: lex.LexToken) -> lex.LexToken:
+        r'@[A-Za-z_][A-Za-z0-9_]*'
+        return t
 
     # multi-character operators (longest first) ---------------------------
     def t_ASSIGNOP(self, t: lex.LexToken) -> lex.LexToken:

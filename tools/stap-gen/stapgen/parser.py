@@ -8,7 +8,7 @@ string concatenation operator `.` and the `in` membership test.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 import ply.yacc as yacc
 
@@ -16,6 +16,7 @@ from . import nodes as n
 from . import paths
 from .diag import Pos, Source, StapError, error
 from .lexer import Lexer, tokens  # noqa: F401  (ply reads `tokens`)
+from .preprocess import Preprocessor
 
 precedence = (
     ('right', 'ASSIGNOP', '='),
@@ -471,11 +472,20 @@ def _get_parser() -> Any:
     return _parser
 
 
-def parse(source: Source) -> n.Script:
-    """Parse a whole script; raises StapError on the first syntax error."""
+def _no_tree(name: str) -> Optional[str]:
+    raise error(f"'{name}' in a %( condition needs the target tree",
+                hint='give -r KDIR (or --vmlinux with a tree beside it)')
+
+
+def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
+          ) -> n.Script:
+    """Parse a whole script; raises StapError on the first syntax error.
+
+    facts answers the preprocessor's questions about the target tree.
+    """
     global _source
     _source = source
-    lexer = Lexer(source)
+    lexer = Preprocessor(Lexer(source), source, facts or _no_tree)
     try:
         script: n.Script = _get_parser().parse(lexer=lexer, tracking=False)
     except StapError:
@@ -485,11 +495,12 @@ def parse(source: Source) -> n.Script:
     return script
 
 
-def parse_file(path: Path) -> n.Script:
+def parse_file(path: Path, facts: Optional[Callable[[str], Optional[str]]] = None
+               ) -> n.Script:
     try:
         text = path.read_text()
     except OSError as e:
         raise error(f'cannot read script {path}: {e.strerror}') from None
     except UnicodeDecodeError:
         raise error(f'script {path} is not UTF-8 text') from None
-    return parse(Source(str(path), text))
+    return parse(Source(str(path), text), facts)

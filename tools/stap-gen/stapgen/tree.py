@@ -39,6 +39,21 @@ class KernelTree:
         assert m, self.release
         return int(m.group(1)), int(m.group(2))
 
+    def fact(self, name: str) -> Optional[str]:
+        """What a script's %( conditional asks about this tree."""
+        if name == 'kernel_vr':
+            return self.release
+        if name == 'kernel_v':
+            m = re.match(r'\d+\.\d+(\.\d+)?', self.release)
+            return m.group(0) if m else self.release
+        if name == 'arch':
+            return 'x86_64' if self.config.enabled('X86_64') else \
+                'i386' if self.config.enabled('X86_32') else None
+        if name.startswith('CONFIG_'):
+            v = self.config.value(name)
+            return '' if v in (None, 'n') else v
+        return None
+
     def require(self, options: List[Tuple[str, str]]) -> None:
         """Each (CONFIG_X, why) must be enabled in the tree's .config."""
         missing = [(o, why) for o, why in options if not self.config.enabled(o)]

@@ -1,0 +1,189 @@
+"""The script preprocessor: conditionals on the target tree, and macros.
+
+    %( kernel_v >= "6.5" && CONFIG_DEBUG_FS == "y" %? ... %: ... %)
+    @define NAME %( tokens %)   ...   @NAME
+
+It works on tokens, between the lexer and the parser, so every token keeps
+the position it has in the script (a macro's tokens report where the macro
+was defined).  The facts come from the tree: kernel_v and kernel_vr from
+its release, arch from its configuration, CONFIG_* from its .config read
+with kconfiglib.  A comparison with == or != takes glob patterns.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any, Callable, Dict, List, Optional
+
+from .diag import Source, error
+
+Facts = Callable[[str], Optional[str]]     # name -> value, None if unknown
+SYSTEMTAP_V = '5.0'                         # the language level stap-gen follows
+
+_COND_OPS = {'EQ': '==', 'NE': '!=', '<': '<', '>': '>', 'LE': '<=', 'GE': '>='}
+
+
+def _version_key(v: str) -> List[Any]:
+    return [int(x) if x.isdigit() else x for x in re.split(r'[.\-+]', v) if x]
+
+
+class Preprocessor:
+    """A token stream with conditionals resolved and macros expanded."""
+
+    def __init__(self, lexer: Any, source: Source, facts: Facts) -> None:
+        self.lexer = lexer
+        self.source = source
+        self.facts = facts
+        self.pending: List[Any] = []
+        self.macros: Dict[str, List[Any]] = {}
+        self.depth = 0
+
+    def _raw(self) -> Any:
+        return self.pending.pop(0) if self.pending else self.lexer.token()
+
+    def _pos(self, tok: Any) -> Any:
+        return self.source.position(tok.lexpos)
+
+    def token(self) -> Any:
+        while True:
+            tok = self._raw()
+            if tok is None:
+                return None
+            if tok.type == 'PP_IF':
+                self.pending[0:0] = self._conditional(tok)
+            elif tok.type == 'AT_IDENT' and tok.value == '@define':
+                self._define(tok)
+            elif tok.type == 'AT_IDENT':
+                body = self.macros.get(tok.value[1:])
+                if body is None:
+                    raise error(f"unknown macro '{tok.value}'", self._pos(tok),
+                                width=len(tok.value),
+                                hint='define it first: @define NAME %( ... %)')
+                self.depth += 1
+                if self.depth > 1000:
+                    raise error('macro expansion does not end', self._pos(tok))
+                self.pending[0:0] = list(body)
+            elif tok.type in ('PP_THEN', 'PP_ELSE', 'PP_END'):
+                raise error(f"'{tok.value}' outside a %( ... %) conditional", self._pos(tok))
+            else:
+                return tok
+
+    def _until_end(self, start: Any, stops: tuple) -> tuple:
+        """Tokens up to the first of stops at nesting 0, and that stop token."""
+        out = []
+        depth = 0
+        while True:
+            tok = self._raw()
+            if tok is None:
+                raise error('%( is never closed with %)', self._pos(start))
+            if tok.type == 'PP_IF':
+                depth += 1
+            elif tok.type == 'PP_END' and depth:
+                depth -= 1
+            elif depth == 0 and tok.type in stops:
+                return out, tok
+            out.append(tok)
+
+    def _define(self, tok: Any) -> None:
+        name = self._raw()
+        if name is None or name.type != 'IDENT':
+            raise error('@define needs a name', self._pos(tok))
+        opener = self._raw()
+        if opener is None or opener.type != 'PP_IF':
+            raise error(f'@define {name.value} needs a body in %( ... %)', self._pos(name))
+        body, _ = self._until_end(opener, ('PP_END',))
+        self.macros[name.value] = body
+
+    def _conditional(self, start: Any) -> List[Any]:
+        cond, stop = self._until_end(start, ('PP_THEN',))
+        value = self._evaluate(cond, start)
+        then, stop = self._until_end(start, ('PP_ELSE', 'PP_END'))
+        other: List[Any] = []
+        if stop.type == 'PP_ELSE':
+            other, _ = self._until_end(start, ('PP_END',))
+        return then if value else other
+
+    # -- conditions -------------------------------------------------------------
+    def _evaluate(self, toks: List[Any], start: Any) -> bool:
+        self._toks = toks
+        self._i = 0
+        if not toks:
+            raise error('empty %( condition', self._pos(start))
+        value = self._or()
+        if self._i != len(toks):
+            raise error(f"unexpected '{toks[self._i].value}' in a %( condition",
+                        self._pos(toks[self._i]))
+        return value
+
+    def _peek(self) -> Optional[Any]:
+        return self._toks[self._i] if self._i < len(self._toks) else None
+
+    def _next(self, what: str) -> Any:
+        tok = self._peek()
+        if tok is None:
+            last = self._toks[-1]
+            raise error(f'incomplete %( condition: {what} expected', self._pos(last))
+        self._i += 1
+        return tok
+
+    def _or(self) -> bool:
+        v = self._and()
+        while self._peek() is not None and self._peek().type == 'OROR':
+            self._i += 1
+            v = self._and() or v
+        return v
+
+    def _and(self) -> bool:
+        v = self._term()
+        while self._peek() is not None and self._peek().type == 'ANDAND':
+            self._i += 1
+            v = self._term() and v
+        return v
+
+    def _term(self) -> bool:
+        tok = self._next('a comparison')
+        if tok.type == '!':
+            return not self._term()
+        if tok.type == '(':
+            v = self._or()
+            close = self._next("')'")
+            if close.type != ')':
+                raise error("')' expected", self._pos(close))
+            return v
+        if tok.type != 'IDENT':
+            raise error(f"a name (kernel_v, kernel_vr, arch, CONFIG_...) expected, not "
+                        f"'{tok.value}'", self._pos(tok))
+        op = self._next('a comparison operator')
+        if op.type not in _COND_OPS:
+            raise error(f"a comparison operator expected, not '{op.value}'", self._pos(op))
+        rhs = self._next('a value')
+        if rhs.type not in ('STRING', 'NUMBER'):
+            raise error('a string or number expected', self._pos(rhs))
+        return self._compare(tok, _COND_OPS[op.type], str(rhs.value))
+
+    def _compare(self, name_tok: Any, op: str, rhs: str) -> bool:
+        name = name_tok.value
+        if name == 'systemtap_v':
+            lhs: Optional[str] = SYSTEMTAP_V
+        else:
+            lhs = self.facts(name)
+        if lhs is None:
+            if not name.startswith('CONFIG_'):
+                raise error(f"unknown name '{name}' in a %( condition", self._pos(name_tok),
+                            hint='kernel_v, kernel_vr, arch, systemtap_v or CONFIG_*')
+            lhs = ''                    # an option this kernel does not have
+        if op in ('==', '!='):
+            same = fnmatch.fnmatchcase(lhs, rhs)
+            return same if op == '==' else not same
+        if name in ('kernel_v', 'kernel_vr', 'systemtap_v'):
+            a, b = _version_key(lhs), _version_key(rhs)
+        elif lhs.lstrip('-').isdigit() and rhs.lstrip('-').isdigit():
+            a, b = int(lhs), int(rhs)   # type: ignore[assignment]
+        else:
+            a, b = lhs, rhs             # type: ignore[assignment]
+        try:
+            return {'<': a < b, '>': a > b, '<=': a <= b, '>=': a >= b}[op]
+        except TypeError:
+            return {'<': str(a) < str(b), '>': str(a) > str(b),
+                    '<=': str(a) <= str(b), '>=': str(a) >= str(b)}[op]
