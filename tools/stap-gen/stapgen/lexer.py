@@ -16,7 +16,7 @@ KEYWORDS = {
 
 tokens = (
     'IDENT', 'NUMBER', 'STRING',
-    'PP_IF', 'PP_THEN', 'PP_ELSE', 'PP_END', 'AT_IDENT',
+    'PP_IF', 'PP_THEN', 'PP_ELSE', 'PP_END', 'AT_IDENT', 'AGG_ADD',
     'INC', 'DEC', 'ARROW',
     'EQ', 'NE', 'LE', 'GE', 'ANDAND', 'OROR', 'SHL', 'SHR',
     'ASSIGNOP',
@@ -74,6 +74,10 @@ class Lexer:
         return t
 
     # multi-character operators (longest first) ---------------------------
+    def t_AGG_ADD(self, t: lex.LexToken) -> lex.LexToken:
+        r'<<<'
+        return t
+
     def t_ASSIGNOP(self, t: lex.LexToken) -> lex.LexToken:
         r'<<=|>>=|\+=|-=|\*=|/=|%=|&=|\|=|\^=|\.='
         return t

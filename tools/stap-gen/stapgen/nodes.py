@@ -14,6 +14,8 @@ from .diag import Pos
 
 LONG = 'long'
 STRING = 'string'
+STATS = 'stats'         # an aggregate: only <<< and @count(...) etc. touch it
+HIST = 'histogram'      # @hist_log(s)/@hist_linear(...): only print() takes it
 
 
 @dataclass
@@ -89,6 +91,21 @@ class IncDec(Expr):
     op: str         # '++' or '--'
     prefix: bool
     target: Expr
+
+
+@dataclass
+class StatOp(Expr):
+    """@count(s), @sum(s), ..., @hist_log(s), @hist_linear(s, lo, hi, step)"""
+    op: str                 # 'count', 'sum', ...
+    target: Expr            # Var or Index holding the aggregate
+    args: List[Expr]        # hist_linear's lo, hi, step
+
+
+@dataclass
+class AggAdd(Expr):
+    """s <<< v"""
+    target: Expr
+    value: Expr
 
 
 @dataclass

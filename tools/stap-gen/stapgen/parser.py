@@ -19,7 +19,7 @@ from .lexer import Lexer, tokens  # noqa: F401  (ply reads `tokens`)
 from .preprocess import Preprocessor
 
 precedence = (
-    ('right', 'ASSIGNOP', '='),
+    ('right', 'ASSIGNOP', '=', 'AGG_ADD'),
     ('right', '?', ':'),
     ('left', 'OROR'),
     ('left', 'ANDAND'),
@@ -339,6 +339,25 @@ def p_expr_assign(p: Any) -> None:
     '''expr : lvalue '=' expr
             | lvalue ASSIGNOP expr'''
     p[0] = n.Assign(_pos(p, 2), p[2], p[1], p[3])
+
+
+def p_expr_aggadd(p: Any) -> None:
+    '''expr : lvalue AGG_ADD expr'''
+    p[0] = n.AggAdd(_pos(p, 2), p[1], p[3])
+
+
+def p_expr_statop(p: Any) -> None:
+    '''expr : AT_IDENT '(' exprlist ')' '''
+    name = p[1][1:]
+    args = p[3]
+    if name not in ('count', 'sum', 'min', 'max', 'avg', 'variance', 'hist_log',
+                    'hist_linear'):
+        raise error(f"'{p[1]}' is not supported yet", _pos(p, 1), width=len(p[1]))
+    want = 4 if name == 'hist_linear' else 1
+    if len(args) != want or not isinstance(args[0], (n.Var, n.Index)):
+        raise error(f"{p[1]} takes an aggregate variable" +
+                    (' and lo, hi, step' if want == 4 else ''), _pos(p, 1))
+    p[0] = n.StatOp(_pos(p, 1), name, args[0], args[1:])
 
 
 def p_expr_ternary(p: Any) -> None:

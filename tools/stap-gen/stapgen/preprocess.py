@@ -20,6 +20,9 @@ from .diag import Source, error
 
 Facts = Callable[[str], Optional[str]]     # name -> value, None if unknown
 SYSTEMTAP_V = '5.0'                         # the language level stap-gen follows
+# @-names of the language itself, never macros
+RESERVED = {'@count', '@sum', '@min', '@max', '@avg', '@variance', '@hist_log',
+            '@hist_linear', '@entry', '@cast', '@defined', '@var'}
 
 _COND_OPS = {'EQ': '==', 'NE': '!=', '<': '<', '>': '>', 'LE': '<=', 'GE': '>='}
 
@@ -54,6 +57,8 @@ class Preprocessor:
                 self.pending[0:0] = self._conditional(tok)
             elif tok.type == 'AT_IDENT' and tok.value == '@define':
                 self._define(tok)
+            elif tok.type == 'AT_IDENT' and tok.value in RESERVED:
+                return tok
             elif tok.type == 'AT_IDENT':
                 body = self.macros.get(tok.value[1:])
                 if body is None:

@@ -30,6 +30,8 @@ class GlobalSym:
     name: str
     pos: Pos
     decl: n.Global
+    hist: Optional[Tuple[int, int, int, int]] = None  # (mode, lo, hi, step) of its histogram
+    hist_pos: Optional[Pos] = None
     is_array: Optional[bool] = None
     array_pos: Optional[Pos] = None
     keys: List[Slot] = field(default_factory=list)
@@ -229,6 +231,12 @@ class Checker:
                 todo.extend(fs.calls)
 
     def _final(self, probes: List[ProbeSym]) -> None:
+        for ps in probes:
+            for name, slot in ps.locals.items():
+                if slot.type in (n.STATS, n.HIST):
+                    self.errors.append(Diagnostic(
+                        f"local '{name}' cannot hold an aggregate", slot.pos or ps.probe.pos,
+                        hint='aggregates must be globals'))
         for g in self.globals.values():
             if g.is_array is None:
                 self.errors.append(Diagnostic(f"global '{g.name}' is never used", g.pos,
@@ -438,6 +446,14 @@ class Checker:
         if isinstance(e, n.InArray):
             self._indexed(e.array, e.keys, e.pos)
             return n.LONG
+        if isinstance(e, n.AggAdd):
+            self._aggregate(e.target, e.pos)
+            self._expr(e.value, n.LONG)
+            if want_value:
+                self._err('<<< gives no value', e.pos)
+            return None
+        if isinstance(e, n.StatOp):
+            return self._statop(e)
         if isinstance(e, n.Call):
             return self._call(e, want_value)
         if isinstance(e, n.Unary):
@@ -458,6 +474,52 @@ class Checker:
             self._lvalue(e.target, n.LONG, e.pos)
             return n.LONG
         raise AssertionError(e)  # pragma: no cover
+
+    def _aggregate(self, target: n.Expr, pos: Pos) -> Optional[GlobalSym]:
+        """The global (scalar or array) whose aggregate target names."""
+        name = target.name if isinstance(target, n.Var) else \
+            target.array if isinstance(target, n.Index) else None
+        g = self.globals.get(name or '')
+        if g is None:
+            self._err('aggregates must be globals', target.pos,
+                      hint=f'declare it: global {name}' if name else None)
+            return None
+        if isinstance(target, n.Index):
+            self._indexed(target.array, target.keys, target.pos)
+        else:
+            assert self.probe is not None
+            self.probe.globals_used.add(g.name)
+            self._set_array(g, False, target.pos)
+        self._unify(g.value, n.STATS, pos, f"'{g.name}'")
+        target.type = n.STATS
+        return g
+
+    def _statop(self, e: n.StatOp) -> Optional[str]:
+        g = self._aggregate(e.target, e.pos)
+        if e.op not in ('hist_log', 'hist_linear'):
+            return n.LONG
+        spec: Tuple[int, int, int, int] = (0, 0, 0, 0)
+        if e.op == 'hist_linear':
+            vals = []
+            for a in e.args:
+                v = a.value if isinstance(a, n.Number) else \
+                    -a.operand.value if isinstance(a, n.Unary) and a.op == '-' and \
+                    isinstance(a.operand, n.Number) else None
+                if v is None:
+                    self._err('@hist_linear takes literal numbers for lo, hi, step', a.pos)
+                    return n.HIST
+                vals.append(v)
+            lo, hi, step = vals
+            if step <= 0 or hi <= lo or (hi - lo) // step > 128:
+                self._err('@hist_linear needs step > 0, hi > lo and at most 128 buckets',
+                          e.pos)
+            spec = (1, lo, hi, step)
+        if g is not None:
+            if g.hist is not None and g.hist != spec:
+                self._err(f"'{g.name}' is printed with two different histograms", e.pos,
+                          hint=f'the other is at {g.hist_pos}')
+            g.hist, g.hist_pos = spec, e.pos
+        return n.HIST
 
     def _binary(self, e: n.Binary, want: Optional[str]) -> Optional[str]:
         if e.op == '.':
@@ -538,8 +600,13 @@ class Checker:
                       f"{len(e.args)} given", e.pos)
         for a, t in zip(e.args, b.params):
             if t == ANY:
-                if self._expr(a, None) is None:
+                got = self._expr(a, None)
+                if got is None:
                     self._expr(a, n.LONG)
+                elif got == n.HIST and e.name not in ('print', 'println'):
+                    self._err('a histogram can only be printed with print()', a.pos)
+                elif got == n.STATS:
+                    self._err('an aggregate is read with @count(), @sum(), ...', a.pos)
             else:
                 self._expr(a, t)
         return b.ret

@@ -259,7 +259,10 @@ class Translator:
         else:
             lv = self._scalar_lvalue(t.name)
             slot = g.value if g else self.s.ps.locals[t.name]
-            self._emit(ind, f'{lv}[0] = 0;' if slot.type == n.STRING else f'{lv} = 0;')
+            if slot.type == n.STATS:
+                self._emit(ind, f'memset(&{lv}, 0, sizeof({lv}));')
+            else:
+                self._emit(ind, f'{lv}[0] = 0;' if slot.type == n.STRING else f'{lv} = 0;')
 
     # -- expressions --------------------------------------------------------
     def _scalar_lvalue(self, name: str) -> str:
@@ -302,7 +305,30 @@ class Translator:
             return self._incdec(e)
         if isinstance(e, n.Call):
             return self._call(e)
+        if isinstance(e, n.AggAdd):
+            return f'stp_stat_add({self._stat_ref(e.target, True)}, {self._expr(e.value)}, ' \
+                   f'{self._hist_spec(e.target)})'
+        if isinstance(e, n.StatOp):
+            if e.op in ('hist_log', 'hist_linear'):
+                raise error('a histogram can only be printed with print()', e.pos)
+            return f'stp_stat_read(c, {self._stat_ref(e.target, False)}, STP_STAT_{e.op.upper()})'
         raise error(f'{type(e).__name__} expressions are not supported yet', e.pos)
+
+    def _stat_global(self, target: n.Expr) -> str:
+        return target.name if isinstance(target, n.Var) else target.array  # type: ignore
+
+    def _stat_ref(self, target: n.Expr, create: bool) -> str:
+        """A struct stp_stat * for an aggregate (NULL: an empty array element)."""
+        g = global_c_name(self._stat_global(target))
+        if isinstance(target, n.Var):
+            return f'&{g}'
+        assert isinstance(target, n.Index)
+        key = self._key(target.array, target.keys)
+        return f'stp_map_stat(c, &{g}, {key}, {"true" if create else "false"})'
+
+    def _hist_spec(self, target: n.Expr) -> str:
+        mode, lo, hi, step = self.program.globals[self._stat_global(target)].hist or (0, 0, 0, 0)
+        return f'{mode}, {c_number(lo)}, {c_number(hi)}, {c_number(step)}'
 
     def _binary(self, e: n.Binary) -> str:
         if e.op not in ('&&', '||') and has_effects(e.left) and has_effects(e.right):
@@ -414,6 +440,13 @@ class Translator:
                 # the callee's frame is reused by the next call: copy now
                 return f'stp_strset({self._temp()}, {call})'
             return call
+        if name in ('print', 'println') and isinstance(e.args[0], n.StatOp):
+            h = e.args[0]
+            if h.op not in ('hist_log', 'hist_linear'):
+                return f'stp_printf(c, "%lld{chr(92) + "n" if name == "println" else ""}", ' \
+                       f'(long long){self._expr(h)})'
+            return (f'stp_print_hist(c, {self._stat_ref(h.target, False)}, '
+                    f'{self._hist_spec(h.target)})')
         if name in ('printf', 'sprintf'):
             fmt, argv, decls = self._format(e)
             dest = 'c' if name == 'printf' else self._temp()
@@ -530,8 +563,11 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
         if g.is_array:
             item['decl'] = f'static struct stp_map {c}'
             item['key_sig'] = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
-            item['value_enum'] = 'STP_STRING' if g.value.type == n.STRING else 'STP_LONG'
+            item['value_enum'] = {n.STRING: 'STP_STRING', n.STATS: 'STP_STAT'}.get(
+                g.value.type or '', 'STP_LONG')
             item['size'] = g.decl.size or 'MAXMAPENTRIES'
+        elif g.value.type == n.STATS:
+            item['decl'] = f'static struct stp_stat {c}'
         elif g.value.type == n.STRING:
             item['decl'] = f'static char {c}[MAXSTRINGLEN]'
             if isinstance(g.decl.init, n.String):
