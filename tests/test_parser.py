@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from stapgen import parser, semantic
@@ -113,3 +115,19 @@ def test_macro_tokens_keep_their_position() -> None:
     with pytest.raises(StapError) as e:
         semantic.check(pp_parse('@define BAD %( "s" + 1 %)\nprobe begin { x = @BAD }'))
     assert 't.stp:1:16: error: expected a long' in str(e.value)
+
+
+CORPUS = sorted((Path(__file__).parent / 'corpus').glob('*.stp'))
+
+
+@pytest.mark.parametrize('path', CORPUS, ids=lambda p: p.name)
+def test_print_back_parses_to_the_same_script(path: Path) -> None:
+    """-p1's output parses again, checks, and prints back identically."""
+    from stapgen import unparse
+    facts = {'kernel_v': '6.12.117', 'kernel_vr': '6.12.117', 'arch': 'x86_64',
+             'CONFIG_KPROBES': 'y', 'CONFIG_SMP': 'y', 'CONFIG_NR_CPUS': '4'}
+    first = unparse.script(parser.parse(Source(path.name, path.read_text()),
+                                        lambda k: facts.get(k)))
+    again = parser.parse(Source('printed', first), lambda k: facts.get(k))
+    semantic.check(again)
+    assert unparse.script(again) == first

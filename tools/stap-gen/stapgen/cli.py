@@ -124,6 +124,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print('stap-gen: interrupted', file=sys.stderr)
         return 130
+    except RecursionError:
+        print('stap-gen: error: the script nests too deeply', file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # the reader (head, less) went away: not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -182,8 +185,8 @@ def _main(args: argparse.Namespace) -> int:
     script = parser.parse(src, lambda name: get_tree().fact(name))
     program = semantic.check(script)
     if args.pass_ == 1:
-        print(f'# {src.name}: {len(script.probes)} probe(s), '
-              f'{len(script.globals)} global(s): parsed and checked')
+        from . import unparse
+        _write_text(args.output, unparse.script(script))
         return 0
     if args.vmlinux and args.pass_ > 2:
         raise error('--vmlinux stops at -p2: building a module needs a kernel tree (-r)')

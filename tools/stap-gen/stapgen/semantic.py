@@ -638,4 +638,8 @@ class Checker:
 
 
 def check(script: n.Script) -> Program:
-    return Checker(script).check()
+    try:
+        return Checker(script).check()
+    except RecursionError:
+        raise StapError(Diagnostic('the script nests too deeply to check',
+                                   hint='split deep expressions into statements')) from None
