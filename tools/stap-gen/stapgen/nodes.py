@@ -194,9 +194,11 @@ class ProbePoint(Node):
     """kernel.function("x").return as components [(name, arg), ...]."""
     components: List['Component']
     optional: bool = False
+    sufficient: bool = False    # '!': when it resolves, the probe's later points are skipped
 
     def __str__(self) -> str:
-        return '.'.join(str(c) for c in self.components) + ('?' if self.optional else '')
+        return '.'.join(str(c) for c in self.components) + \
+            ('!' if self.sufficient else '?' if self.optional else '')
 
 
 @dataclass
@@ -216,6 +218,15 @@ class Component(Node):
 class Probe(Node):
     points: List[ProbePoint]
     body: Block
+
+
+@dataclass
+class Alias(Node):
+    """probe NAME = POINTS { prologue }   (or += ... { epilogue })"""
+    name: str
+    points: List[ProbePoint]
+    body: Block
+    epilogue: bool = False
 
 
 @dataclass
@@ -244,3 +255,4 @@ class Script:
     probes: List[Probe]
     globals: List[Global]
     functions: List[Function]
+    aliases: List[Alias] = field(default_factory=list)

@@ -55,6 +55,8 @@ def p_script(p: Any) -> None:
     script, item = p[1], p[2]
     if isinstance(item, n.Probe):
         script.probes.append(item)
+    elif isinstance(item, n.Alias):
+        script.aliases.append(item)
     elif isinstance(item, n.Function):
         script.functions.append(item)
     else:
@@ -78,6 +80,17 @@ def p_probe(p: Any) -> None:
     p[0] = n.Probe(_pos(p, 1), p[2], p[3])
 
 
+def p_alias(p: Any) -> None:
+    '''probe : PROBE components '=' probepoints block
+             | PROBE components ASSIGNOP probepoints block'''
+    if p[3] not in ('=', '+='):
+        raise error(f"a probe alias is defined with = or +=, not {p[3]}", _pos(p, 3))
+    if any(c.arg is not None for c in p[2]):
+        raise error('a probe alias name has no arguments', p[2][0].pos)
+    name = '.'.join(c.name for c in p[2])
+    p[0] = n.Alias(p[2][0].pos, name, p[4], p[5], epilogue=p[3] == '+=')
+
+
 def p_probepoints(p: Any) -> None:
     '''probepoints : probepoint
                    | probepoints ',' probepoint'''
@@ -86,8 +99,10 @@ def p_probepoints(p: Any) -> None:
 
 def p_probepoint(p: Any) -> None:
     '''probepoint : components
-                  | components '?' '''
-    p[0] = n.ProbePoint(p[1][0].pos, p[1], optional=len(p) == 3)
+                  | components '?'
+                  | components '!' '''
+    mark = p[2] if len(p) == 3 else ''
+    p[0] = n.ProbePoint(p[1][0].pos, p[1], optional=bool(mark), sufficient=mark == '!')
 
 
 def p_components(p: Any) -> None:
@@ -511,6 +526,35 @@ def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
         raise
     except RecursionError:
         raise error('script nests too deeply', source.position(0)) from None
+    return expand_aliases(script)
+
+
+def expand_aliases(script: n.Script) -> n.Script:
+    """Replace uses of probe aliases by their probe points and bodies."""
+    aliases = {}
+    for a in script.aliases:
+        if a.name in aliases:
+            raise error(f"probe alias '{a.name}' is defined twice", a.pos,
+                        hint=f'first defined at {aliases[a.name].pos}')
+        aliases[a.name] = a
+    for probe in script.probes:
+        points: List[n.ProbePoint] = []
+        prologue: List[n.Stmt] = []
+        epilogue: List[n.Stmt] = []
+        for pt in probe.points:
+            a = aliases.get('.'.join(c.name for c in pt.components))
+            if a is None or any(c.arg is not None for c in pt.components):
+                points.append(pt)
+                continue
+            if len(probe.points) > 1:
+                raise error(f"alias '{a.name}' must be the only probe point of its probe",
+                            pt.pos)
+            for ap in a.points:
+                points.append(n.ProbePoint(ap.pos, ap.components,
+                                           ap.optional or pt.optional, ap.sufficient))
+            (epilogue if a.epilogue else prologue).extend(a.body.body)
+        probe.points = points
+        probe.body = n.Block(probe.body.pos, prologue + probe.body.body + epilogue)
     return script
 
 

@@ -117,6 +117,9 @@ class Resolver:
                     if self.verbose:
                         print(f'stap-gen: optional probe point {point} matched nothing',
                               file=sys.stderr)
+                    continue
+                if point.sufficient:
+                    break           # '!': the probe's later points are not needed
         for j, r in enumerate(out):
             r.index = j
         return out

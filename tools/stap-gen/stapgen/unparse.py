@@ -123,6 +123,10 @@ def script(sc: n.Script) -> str:
         params = ', '.join(p.name + (f':{p.type}' if p.type else '') for p in f.params)
         out.append(f'function {f.name}({params})' + (f':{f.ret}' if f.ret else ''))
         _block(f.body, 0, out)
+    for a in sc.aliases:
+        out.append(f'probe {a.name} {"+=" if a.epilogue else "="} ' +
+                   ', '.join(str(pt) for pt in a.points))
+        _block(a.body, 0, out)
     for p in sc.probes:
         out.append('probe ' + ', '.join(str(pt) for pt in p.points))
         _block(p.body, 0, out)
