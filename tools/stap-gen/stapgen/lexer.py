@@ -53,25 +53,11 @@ class Lexer:
         t.lexer.lineno += len(t.value)
 
     # preprocessor: %( cond %? then %: else %) and @define / @NAME --------
-    def t_PP_IF(self, t: lex.LexToken) -> lex.LexToken:
-        r'%\('
-        return t
-
-    def t_PP_THEN(self, t: lex.LexToken) -> lex.LexToken:
-        r'%\?'
-        return t
-
-    def t_PP_ELSE(self, t: lex.LexToken) -> lex.LexToken:
-        r'%:'
-        return t
-
-    def t_PP_END(self, t: lex.LexToken) -> lex.LexToken:
-        r'%\)'
-        return t
-
-    def t_AT_IDENT(self, t: lex.LexToken) -> lex.LexToken:
-        r'@[A-Za-z_][A-Za-z0-9_]*'
-        return t
+    t_PP_IF = r'%\('
+    t_PP_THEN = r'%\?'
+    t_PP_ELSE = r'%:'
+    t_PP_END = r'%\)'
+    t_AT_IDENT = r'@[A-Za-z_][A-Za-z0-9_]*'
 
     # multi-character operators (longest first) ---------------------------
     def t_AGG_ADD(self, t: lex.LexToken) -> lex.LexToken:
