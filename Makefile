@@ -5,7 +5,7 @@
 # from scripts/stap/ (make stap SCRIPT=foo.stp).
 #
 #   make demo                 build the default test kernel if needed, run
-#                             examples/opensnoop.stp on it in QEMU
+#                             tools/stap-gen/examples/opensnoop.stp on it in QEMU
 #   make check                the whole test suite (what CI runs)
 #   make stap SCRIPT=foo.stp  build foo.ko against KDIR (RUN=vm: run it)
 #   make trees                build (or find cached) the 6.1 and 6.12 test trees
@@ -38,8 +38,8 @@ demo: setup
 	$(Q)$(PY) -m stapgen.testtree $(DEMO_LINE)
 	$(Q)kdir=$$($(PY) -m stapgen.testtree --print-kdir $(DEMO_LINE)) && \
 	echo "\$$ $(STAPGEN) -r $$kdir --vm -c \\" && \
-	echo '    "$(DEMO_WORKLOAD)" examples/opensnoop.stp' && \
-	$(STAPGEN) -r "$$kdir" --vm -c '$(DEMO_WORKLOAD)' examples/opensnoop.stp
+	echo '    "$(DEMO_WORKLOAD)" tools/stap-gen/examples/opensnoop.stp' && \
+	$(STAPGEN) -r "$$kdir" --vm -c '$(DEMO_WORKLOAD)' tools/stap-gen/examples/opensnoop.stp
 
 check: trees
 	$(Q)$(PY) -m pytest -q tests
@@ -48,10 +48,10 @@ check: trees
 test-unit: setup
 	$(Q)$(PY) -m pytest -q -m 'not kernel' tests
 
-# make stap SCRIPT=foo.stp [KDIR=...] [RUN=vm|1] [NAME=...]
+# make stap SCRIPT=foo.stp [KDIR=...] [RUN=vm|1] [MODNAME=...]
 stap:
 ifeq ($(SCRIPT),)
-	$(error usage: make stap SCRIPT=foo.stp [KDIR=kernel build tree] [RUN=vm|1] [NAME=module])
+	$(error usage: make stap SCRIPT=foo.stp [KDIR=kernel build tree] [RUN=vm|1] [MODNAME=module])
 endif
-	$(Q)$(STAPGEN) $(if $(KDIR),-r $(KDIR)) $(if $(NAME),-m $(NAME)) \
+	$(Q)$(STAPGEN) $(if $(KDIR),-r $(KDIR)) $(if $(MODNAME),-m $(MODNAME)) \
 		$(if $(filter vm,$(RUN)),--vm,$(if $(RUN),-p5,-p4)) $(if $(V:0=),-v) $(SCRIPT)

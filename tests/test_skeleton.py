@@ -192,7 +192,7 @@ def test_make_stap(kdir: Path, tmp_path: Path) -> None:
     name = f'stap_make_test_{kdir.name.replace("-", "_").replace(".", "_")}'
     try:
         r = subprocess.run(['make', '-s', '-C', str(top), 'stap', f'SCRIPT={script}',
-                            f'KDIR={kdir}', f'NAME={name}'], capture_output=True, text=True)
+                            f'KDIR={kdir}', f"MODNAME={name}"], capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert (top / f'{name}.ko').exists()
     finally:

@@ -65,6 +65,10 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
                     '60 in a VM)')
     ap.add_argument('--templates', type=Path, metavar='DIR',
                     help='kernel-templates directory to use (default: the kit\'s own)')
+    ap.add_argument('--check', type=Path, metavar='DIR',
+                    help='build every script in DIR against the tree, report KTAP')
+    ap.add_argument('--kbuild-style', action='store_true',
+                    help='print kbuild-style progress lines (make stap uses it)')
     ap.add_argument('--no-line-directives', action='store_true', help=argparse.SUPPRESS)
     return ap.parse_args(argv)
 
@@ -166,9 +170,42 @@ def _kdir(args: argparse.Namespace) -> Path:
     return args.kdir or Path('/lib/modules') / platform.release() / 'build'
 
 
+def _check(args: argparse.Namespace) -> int:
+    """Build each script of a directory; KTAP says which built and why not."""
+    import subprocess
+    import tempfile
+    scripts = sorted(args.check.resolve().glob('*.stp'))
+    if not scripts:
+        raise error(f'no .stp scripts in {args.check}')
+    kdir = _kdir(args)
+    treemod.open_tree(kdir)         # a clear error before N identical ones
+    print('KTAP version 1')
+    print(f'1..{len(scripts)}')
+    failed = 0
+    for i, script in enumerate(scripts, 1):
+        name = 'stapcheck_' + re.sub(r'\W', '_', script.stem)
+        with tempfile.TemporaryDirectory(prefix='stap-check-') as tmp:
+            r = subprocess.run([str(paths.LAUNCHER), '-r', str(kdir), '-p4', '-m', name,
+                                str(script)], cwd=tmp, capture_output=True, text=True)
+        if r.returncode == 0:
+            print(f'ok {i} {script.name}', flush=True)
+            continue
+        failed += 1
+        errors = [ln for ln in r.stderr.splitlines() if 'error' in ln] or \
+            r.stderr.splitlines()[-1:]
+        print(f'not ok {i} {script.name} # {errors[0] if errors else "failed"}')
+        for ln in r.stderr.splitlines()[:20]:
+            print(f'# {ln}')
+        sys.stdout.flush()
+    print(f'# {len(scripts) - failed} passed, {failed} failed')
+    return 1 if failed else 0
+
+
 def _main(args: argparse.Namespace) -> int:
     if args.listing:
         return _list(args)
+    if args.check:
+        return _check(args)
     if args.script is not None and args.script.suffix == '.ko':
         # a module built earlier (-p4): only pass 5 is left, as with staprun
         if not args.script.exists():
@@ -224,7 +261,7 @@ def _main(args: argparse.Namespace) -> int:
         import tempfile
         dest = Path(tempfile.mkdtemp(prefix='stap-gen-ko-'))
     ko = kbuild.build(kbuild.BuildRequest(tree, module, c.text, _defines(args),
-                                          args.verbose, args.keep), dest)
+                                          args.verbose, args.keep, args.kbuild_style), dest)
     if args.pass_ == 4:
         print(ko.name)
         return 0

@@ -29,6 +29,7 @@ class BuildRequest:
     defines: Dict[str, str]
     verbose: int = 0
     keep_dir: bool = False
+    kbuild_style: bool = False      # print kbuild's own progress lines
 
 
 def _echo(cmd: List[str]) -> None:
@@ -49,11 +50,15 @@ def build(req: BuildRequest, dest: Path) -> Path:
             cmd.append('V=1')
         if req.verbose:
             _echo(cmd)
-            print(f'  STAPGEN {req.module}.c', file=sys.stderr)
+        if req.verbose or req.kbuild_style:
+            print(f'  STAPGEN {req.module}.c', file=sys.stderr, flush=True)
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, check=False)
+                              text=True, check=False, env=_clean_env())
         if req.verbose:
             sys.stderr.write(proc.stdout)
+        elif req.kbuild_style and proc.returncode == 0:
+            sys.stderr.write(''.join(ln for ln in proc.stdout.splitlines(True)
+                                     if ln.startswith('  ') and not ln.startswith('   ')))
         ko = tmp / f'{req.module}.ko'
         if proc.returncode != 0 or not ko.exists():
             if not req.verbose:
@@ -75,6 +80,23 @@ def build(req: BuildRequest, dest: Path) -> Path:
     finally:
         if not req.keep_dir:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# What a module build may take from the caller's environment.
+_ENV_KEEP = {'PATH', 'HOME', 'LANG', 'LANGUAGE', 'TERM', 'TMPDIR', 'USER', 'LOGNAME',
+             'SHELL', 'ARCH', 'CROSS_COMPILE', 'LLVM', 'LLVM_IAS', 'KCFLAGS',
+             'CCACHE_DIR', 'SOURCE_DATE_EPOCH'}
+
+
+def _clean_env() -> Dict[str, str]:
+    """The environment without what a parent make exported.
+
+    `make stap` runs this from inside the kernel's own make, which exports
+    its make flags, its command-line variables (O=, SCRIPT=, ...) and many
+    of its own; none of that may leak into the external module build.
+    """
+    return {k: v for k, v in os.environ.items()
+            if k in _ENV_KEEP or k.startswith(('LC_', 'STAPGEN', 'XDG_'))}
 
 
 def _relevant(output: str) -> str:
@@ -99,7 +121,7 @@ def build_many(tree: KernelTree, sources: Dict[str, str], dest: Path,
         cmd = ['make', '-C', str(tree.objtree), f'M={tmp}', f'-j{jobs or os.cpu_count() or 1}',
                'modules']
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, check=False)
+                              text=True, check=False, env=_clean_env())
         if proc.returncode != 0:
             raise error(f'kbuild failed (make exit {proc.returncode}):\n' +
                         _relevant(proc.stdout))

@@ -1,0 +1,94 @@
+"""stap-gen installed into a kernel tree: make stap, make stap-check, RUN=vm,
+a template error reported at the tree's template line, and an uninstall
+that leaves the tree as it was.  Runs on the cached test trees themselves
+(every edit is atomic and undone in a finally)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Dict
+
+from conftest import TOP, write
+
+INSTALL = TOP / 'scripts' / 'stap' / 'install'
+TOUCHED = ('Makefile', 'Documentation/trace/index.rst')
+ADDED = ('scripts/stap', 'tools/stap-gen', 'kernel-templates', 'Documentation/trace/stap-gen')
+
+
+def snapshot(kdir: Path) -> Dict[str, str]:
+    out = {f: hashlib.sha256((kdir / f).read_bytes()).hexdigest() for f in TOUCHED}
+    for d in ADDED:
+        out[d] = str((kdir / d).exists())
+    out['top'] = ' '.join(sorted(os.listdir(kdir)))
+    return out
+
+
+def make(kdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(['make', '-s', '-C', str(kdir), *args], capture_output=True,
+                          text=True, cwd='/')
+
+
+def test_install_use_uninstall(kdir: Path, tmp_path: Path) -> None:
+    before = snapshot(kdir)
+    assert before['scripts/stap'] == 'False', 'the kit is already installed here'
+    try:
+        for _ in range(2):          # idempotent
+            r = subprocess.run([str(INSTALL), str(kdir)], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+        line = re.match(r'(\d+\.\d+)', (kdir / 'include/config/kernel.release').read_text())
+        sets = sorted(p.name for p in (kdir / 'kernel-templates').iterdir() if p.is_dir())
+        assert sets == sorted(['common', line.group(1)])
+        r = make(kdir, 'stap')
+        assert r.returncode != 0 and 'usage: make stap SCRIPT=foo.stp' in r.stderr
+        r = make(kdir, 'stap', 'SCRIPT=tools/stap-gen/examples/opensnoop.stp',
+                 'MODNAME=intree_opensnoop')
+        assert r.returncode == 0, r.stderr
+        assert '  STAPGEN intree_opensnoop.c' in r.stderr and '  LD [M]  ' in r.stderr
+        assert (kdir / 'intree_opensnoop.ko').exists()
+        (kdir / 'intree_opensnoop.ko').unlink()
+        r = make(kdir, 'stap-check')
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.startswith('KTAP version 1\n1..1\nok 1 opensnoop.stp\n')
+        script = write(tmp_path, 'hello.stp', 'probe begin { printf("in tree\\n"); exit() }\n')
+        r = make(kdir, 'stap', f'SCRIPT={script}', 'RUN=vm')
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == 'in tree\n'
+        # the tree's own templates are used: an error in one points at it
+        victim = next((kdir / 'kernel-templates' / 'common').rglob('builtins.h.j2'))
+        original = victim.read_text()
+        try:
+            victim.write_text('#error "tree template"\n' + original)
+            r = make(kdir, 'stap', f'SCRIPT={script}', 'MODNAME=broken')
+            assert r.returncode != 0
+            assert f'{victim}:1:2: error: #error "tree template"' in r.stderr
+            r = make(kdir, 'stap-check')
+            assert 'not ok 1 opensnoop.stp' in r.stdout and str(victim) in r.stdout
+        finally:
+            victim.write_text(original)
+    finally:
+        r = subprocess.run([str(INSTALL), '--uninstall', str(kdir)], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+    assert snapshot(kdir) == before
+
+
+def test_install_refuses_what_it_does_not_know(tmp_path: Path) -> None:
+    not_a_tree = tmp_path / 'nothing'
+    not_a_tree.mkdir()
+    r = subprocess.run([str(INSTALL), str(not_a_tree)], capture_output=True, text=True)
+    assert r.returncode != 0 and 'is not a kernel tree' in r.stderr
+    old = tmp_path / 'linux-5.10'
+    (old / 'scripts' / 'kconfig').mkdir(parents=True)
+    (old / 'Kconfig').write_text('')
+    (old / 'Makefile').write_text('VERSION = 5\nPATCHLEVEL = 10\nSUBLEVEL = 0\n')
+    r = subprocess.run([str(INSTALL), str(old)], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert 'no kernel-templates set for Linux 5.10' in r.stderr
+    assert 'cp -r kernel-templates/6.12 kernel-templates/5.10' in r.stderr
+    assert sorted(os.listdir(old)) == ['Kconfig', 'Makefile', 'scripts']
+    r = subprocess.run([str(INSTALL), '--uninstall', str(old)], capture_output=True, text=True)
+    assert r.returncode != 0 and 'is not installed' in r.stderr
