@@ -66,7 +66,13 @@ def _opens_tag(line: str, in_tag: bool) -> bool:
 def _add_line_directives(text: str, files: List[str]) -> str:
     out: List[str] = []
     expect: Optional[Tuple[str, int]] = None   # (file, line) of the next line
-    for raw in text.split('\n'):
+    lines = text.split('\n')
+    first = _MARK_RE.sub('', lines[0])
+    if first.startswith('// SPDX-License-Identifier:'):
+        # the licence tag stays the file's first line, as checkpatch wants
+        out.append(first)
+        lines = lines[1:]
+    for raw in lines:
         marks = list(_MARK_RE.finditer(raw))
         line = _MARK_RE.sub('', raw)
         directive = _LINE_RE.match(line)

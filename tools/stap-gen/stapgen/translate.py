@@ -108,6 +108,8 @@ class Translator:
                          else f's64 v_{name}')
         decls += [f'char t{i}[MAXSTRINGLEN]' for i in range(self.s.temps)]
         locks = [f'&{global_c_name(g)}_lock' for g in sorted(ps.globals_used)]
+        if self.s.lines:
+            self.s.lines.append('out:')     # where statements go on a script error
         h = Handler(ps.index, '\n'.join(self.s.lines), decls, locks)
         if ps.function is not None:
             string_ret = ps.ret.type == n.STRING
@@ -224,10 +226,10 @@ class Translator:
         if limit:
             self._emit(ind + 1, f's64 limit{d} = {limit};')
         cond = f'i{d} < n{d}' + (f' && i{d} < limit{d}' if limit else '')
-        self._emit(ind, '')
+        self.s.lines.append('')
         self._emit(ind + 1, f'for (i{d} = 0; {cond}; i{d}++) {{')
         self._emit(ind + 2, f'struct stp_map_entry *e{d} = {m[1:]}.sorted[i{d}];')
-        self._emit(ind, '')
+        self.s.lines.append('')
         for col, name in enumerate(st.keys):
             if g.keys[col].type == n.STRING:
                 self._emit(ind + 2, f'strscpy(l->v_{name}, stp_entry_key_str({m}, e{d}, {col}), '
@@ -271,12 +273,14 @@ class Translator:
         return f'l->v_{name}'
 
     def _key(self, array: str, keys: List[n.Expr]) -> str:
+        """A struct stp_key compound literal: positional { numbers }, { strings }."""
         g: GlobalSym = self.program.globals[array]
-        inits = []
-        for i, (k, slot) in enumerate(zip(keys, g.keys)):
-            field_ = 's' if slot.type == n.STRING else 'n'
-            inits.append(f'.{field_}[{i}] = {self._expr(k)}')
-        return '&(struct stp_key){ ' + ', '.join(inits) + ' }'
+        nums, strs = [], []
+        for k, slot in zip(keys, g.keys):
+            v = self._expr(k)
+            nums.append('0' if slot.type == n.STRING else v)
+            strs.append(v if slot.type == n.STRING else 'NULL')
+        return f'&(struct stp_key){{ {{ {", ".join(nums)} }}, {{ {", ".join(strs)} }} }}'
 
     def _expr(self, e: n.Expr) -> str:
         if isinstance(e, n.Number):
@@ -380,7 +384,7 @@ class Translator:
         new = v if op == '=' else self._arith(op[:-1], lv, v)
         if t.name in self.program.globals:
             # a global keeps its value when computing the new one failed
-            return f'({{ s64 v_ = {new}; if (likely(!c->last_error)) {lv} = v_; {lv}; }})'
+            return f'stp_set_long(c, &{lv}, {new})'
         return f'({lv} = {new})'
 
     def _arith(self, op: str, a: str, b: str) -> str:
