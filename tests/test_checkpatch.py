@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import TOP, stapgen
 
 SCRIPTS = sorted((TOP / 'tools' / 'stap-gen' / 'examples').glob('*.stp')) + \
-    sorted((TOP / 'tests' / 'corpus').glob('*.stp'))
+    sorted((TOP / 'tools' / 'stap-gen' / 'selftests').glob('*.stp'))
 
 
 def test_generated_c_passes_checkpatch(kdir: Path, tmp_path: Path) -> None:

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from stapgen import parser, semantic
 from stapgen.diag import Source, StapError
 
-CORPUS = [p.read_text() for p in sorted((Path(__file__).parent / 'corpus').glob('*.stp'))]
+SELFTESTS = Path(__file__).parent.parent / 'tools' / 'stap-gen' / 'selftests'
+CORPUS = [p.read_text() for p in sorted((SELFTESTS).glob('*.stp'))]
 TOKENS = ['probe', 'begin', 'end', 'global', 'function', 'if', 'else', 'while', 'for',
           'foreach', 'in', 'limit', 'delete', 'next', 'break', 'continue', 'return',
           'try', 'catch', 'kernel', '.', 'function', '(', ')', '{', '}', '[', ']', ',',

@@ -53,6 +53,9 @@ def test_install_use_uninstall(kdir: Path, tmp_path: Path) -> None:
         r = make(kdir, 'stap-check')
         assert r.returncode == 0, r.stdout + r.stderr
         assert r.stdout.startswith('KTAP version 1\n1..1\nok 1 opensnoop.stp\n')
+        r = make(kdir, 'stap-test')
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.startswith('KTAP version 1\n') and 'not ok' not in r.stdout
         script = write(tmp_path, 'hello.stp', 'probe begin { printf("in tree\\n"); exit() }\n')
         r = make(kdir, 'stap', f'SCRIPT={script}', 'RUN=vm')
         assert r.returncode == 0, r.stderr

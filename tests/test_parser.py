@@ -117,7 +117,8 @@ def test_macro_tokens_keep_their_position() -> None:
     assert 't.stp:1:16: error: expected a long' in str(e.value)
 
 
-CORPUS = sorted((Path(__file__).parent / 'corpus').glob('*.stp'))
+SELFTESTS = Path(__file__).parent.parent / 'tools' / 'stap-gen' / 'selftests'
+CORPUS = sorted((SELFTESTS).glob('*.stp'))
 
 
 @pytest.mark.parametrize('path', CORPUS, ids=lambda p: p.name)

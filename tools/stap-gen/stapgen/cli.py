@@ -67,6 +67,9 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
                     help='kernel-templates directory to use (default: the kit\'s own)')
     ap.add_argument('--check', type=Path, metavar='DIR',
                     help='build every script in DIR against the tree, report KTAP')
+    ap.add_argument('--test', type=Path, metavar='DIR',
+                    help='run every NAME.stp of DIR that has a NAME.out in QEMU, '
+                         'compare, report KTAP')
     ap.add_argument('--kbuild-style', action='store_true',
                     help='print kbuild-style progress lines (make stap uses it)')
     ap.add_argument('--no-line-directives', action='store_true', help=argparse.SUPPRESS)
@@ -201,11 +204,35 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _selftest(args: argparse.Namespace) -> int:
+    from . import selftest
+    kdir = _kdir(args)
+    tree = treemod.open_tree(kdir)
+
+    def generate(script: Path, module: str) -> str:
+        src = Source(str(script), script.read_text())
+        ast = parser.parse(src, tree.fact)
+        program = semantic.check(ast)
+        syms, dwarf = _vmlinux_symbols(tree.vmlinux)
+        probes = Resolver(syms, dwarf, 0, _index_opener(tree.vmlinux, syms),
+                          tree.objtree).resolve(ast)
+        tset = treemod.find_template_set(tree, paths.templates_dir())
+        return codegen.generate(program, probes, script, module,
+                                [tset, paths.templates_dir() / 'common'], tset.name,
+                                tree.release, syms.build_id, str(tree.objtree)).text
+
+    console = args.vm_console or Path(os.environ.get('TMPDIR', '/tmp')) / \
+        f'stap-test-{os.getpid()}.log'
+    return 1 if selftest.run(kdir, args.test, generate, console) else 0
+
+
 def _main(args: argparse.Namespace) -> int:
     if args.listing:
         return _list(args)
     if args.check:
         return _check(args)
+    if args.test:
+        return _selftest(args)
     if args.script is not None and args.script.suffix == '.ko':
         # a module built earlier (-p4): only pass 5 is left, as with staprun
         if not args.script.exists():
