@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from . import codegen, dwarfindex, kbuild, parser, paths, semantic, symbols, tree as treemod
+from . import dwarfindex, parser, paths, semantic, symbols, tree as treemod
 from .diag import Source, StapError, error
 from .resolve import Resolved, Resolver
 
@@ -101,6 +101,7 @@ def _module_name(args: argparse.Namespace, src: Source) -> str:
 
 
 def _defines(args: argparse.Namespace) -> dict:
+    from . import codegen
     out = {}
     for d in args.defines:
         name, sep, value = d.partition('=')
@@ -205,7 +206,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
-    from . import selftest
+    from . import codegen, selftest
     kdir = _kdir(args)
     tree = treemod.open_tree(kdir)
 
@@ -271,6 +272,7 @@ def _main(args: argparse.Namespace) -> int:
             print(p.describe(verbose=args.verbose > 0))
         return 0
     assert tree is not None
+    from . import codegen, kbuild       # jinja2 and kbuild only from pass 3 on
     module = _module_name(args, src)
     templates = (args.templates or paths.templates_dir()).resolve()
     tset = treemod.find_template_set(tree, templates)

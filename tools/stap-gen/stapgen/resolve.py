@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from pathlib import Path
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from . import kmodule
 from . import nodes as n
 from .diag import Pos, StapError, close_matches, error
-from . import kmodule
 from .dwarfindex import DwarfIndex, Inline
-from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable
+from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable, entry_name
 
 
 @dataclass
@@ -58,22 +58,7 @@ class Suffixes:
     maxactive: int = 0
 
 
-_CLONE = re.compile(r'^(?P<base>.+?)\.(?:isra|constprop|llvm)\.\d+(?:\.\d+)*$')
-_NOT_ENTRY = re.compile(r'\.(?:cold|part)(?:\.\d+)*(?:$|\.)')
 _WILD = re.compile(r'[*?\[]')
-
-
-def entry_name(symbol: str) -> Optional[str]:
-    """The function a symbol is the entry of; None for padding and fragments.
-
-    foo.isra.0 and foo.constprop.1 are out-of-line copies of foo whose entry
-    is foo's entry; foo.part.0 and foo.cold are pieces of foo's body that
-    are jumped to, never entered as foo.
-    """
-    if symbol.startswith(('__pfx_', '__cfi_')) or _NOT_ENTRY.search(symbol):
-        return None
-    m = _CLONE.match(symbol)
-    return m.group('base') if m else symbol
 
 
 def expand_braces(pattern: str) -> List[str]:
@@ -98,7 +83,6 @@ class Resolver:
         self.verbose = verbose
         self._open_index = index
         self._index: Optional[DwarfIndex] = None
-        self._entries: Optional[Dict[str, List[Symbol]]] = None
 
     def index(self) -> Optional[DwarfIndex]:
         if self._index is None and self._open_index is not None:
@@ -193,15 +177,13 @@ class Resolver:
             raise error("function probes need the tree's vmlinux", pos)
         return self.symbols
 
-    def _entries_by_name(self) -> Dict[str, List[Symbol]]:
-        if self._entries is None:
-            self._entries = {}
-            assert self.symbols is not None
-            for sym in self.symbols.funcs:
-                base = entry_name(sym.name)
-                if base is not None:
-                    self._entries.setdefault(base, []).append(sym)
-        return self._entries
+    def _entries(self, name: str) -> List[Symbol]:
+        assert self.symbols is not None
+        return self.symbols.entries(name)
+
+    def _entry_names(self, pattern: str) -> List[str]:
+        assert self.symbols is not None
+        return self.symbols.entry_names(pattern)
 
     # -- kernel.function("NAME[@FILE]") ----------------------------------------
     def _function(self, handler: int, comp: n.Component, sx: 'Suffixes') -> List[Resolved]:
@@ -213,13 +195,12 @@ class Resolver:
             raise error(f'kernel.function("{pattern}"): relative lines (+N) are not '
                         'supported yet; use FUNC@FILE:LINE', comp.pos)
         self._syms(comp.pos)
-        entries = self._entries_by_name()
         index = self.index()
         wild = bool(_WILD.search(func_pat)) or '{' in func_pat
         names: List[str] = []
         for alt in expand_braces(func_pat):
             if _WILD.search(alt):
-                names.extend(x for x in entries if fnmatch.fnmatchcase(x, alt))
+                names.extend(self._entry_names(alt))
                 if index is not None and not sx.call:
                     names.extend(index.names(alt))
             else:
@@ -244,10 +225,9 @@ class Resolver:
             return False
 
         for name in names:
-            calls = [] if sx.inline else entries.get(name, [])
+            calls = [] if sx.inline else self._entries(name)
             inlines = index.inlines(name) if index is not None and not sx.call else []
-            if sx.call and index is not None and not entries.get(name) and \
-                    index.inlines(name):
+            if sx.call and index is not None and not calls and index.inlines(name):
                 inline_only.append(name)
             if sx.ret and inlines:
                 if not calls:
@@ -364,9 +344,7 @@ class Resolver:
         func_pat, file_pat, lines, rel = m.groups()
         assert self.symbols is not None and self.dwarf is not None
         self._syms(comp.pos)
-        entries = self._entries_by_name()
-        names = sorted(x for x in entries for f in expand_braces(func_pat)
-                       if fnmatch.fnmatchcase(x, f))
+        names = sorted({x for f in expand_braces(func_pat) for x in self._entry_names(f)})
         if not names:
             self._no_function(func_pat, comp.pos)
         if rel is not None:
@@ -379,7 +357,7 @@ class Resolver:
         out: List[Resolved] = []
         with_code: List[int] = []
         for name in names:
-            for sym in entries[name]:
+            for sym in self._entries(name):
                 if self._refused(sym) is not None or \
                         (sym.name != name and self._not_a_clone_of(sym, name)):
                     continue
@@ -533,15 +511,16 @@ class Resolver:
 
     def _no_function(self, name: str, pos: Pos) -> None:
         assert self.symbols is not None
-        pieces = [s for s in self.symbols.by_name
-                  if s.startswith(name + '.') and entry_name(s) is None]
+        pieces = [s for s in self.symbols.names_with_prefix(name + '.')
+                  if entry_name(s) is None]
         if pieces:
             raise error(f"'{name}' has no entry of its own in this kernel: only "
                         f"{', '.join(sorted(pieces)[:4])}", pos,
                         hint='.part and .cold are pieces of a function that was '
                              'inlined into its callers; probe the callers')
-        candidates = [s for s in self._entries_by_name()
-                      if s[:1] == name[:1] and abs(len(s) - len(name)) <= 3]
+        first = ''.join(f'[{c}]' if c in '*?[' else c for c in name[:1])
+        candidates = [s for s in self._entry_names(first + '*')
+                      if abs(len(s) - len(name)) <= 3]
         near = close_matches(name, candidates)
         raise error(f"no function '{name}' in {self.symbols.path}", pos,
                     hint=f"did you mean {', '.join(near)}?" if near else

@@ -10,9 +10,9 @@ found through .debug_aranges.
 
 from __future__ import annotations
 
-import bisect
-import json
 import os
+import re
+import sqlite3
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from elftools.elf.elffile import ELFFile
 
 from . import paths
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 # Text regions kprobes refuse, as (start marker, end marker, why).
 REFUSED_REGIONS = (
@@ -49,29 +49,99 @@ class SourceLoc:
     line: int
 
 
+_CLONE = re.compile(r'^(?P<base>.+?)\.(?:isra|constprop|llvm)\.\d+(?:\.\d+)*$')
+_NOT_ENTRY = re.compile(r'\.(?:cold|part)(?:\.\d+)*(?:$|\.)')
+_U64 = 1 << 64
+
+
+def entry_name(symbol: str) -> Optional[str]:
+    """The function a symbol is the entry of; None for padding and fragments.
+
+    foo.isra.0 and foo.constprop.1 are out-of-line copies of foo whose entry
+    is foo's entry; foo.part.0 and foo.cold are pieces of foo's body that
+    are jumped to, never entered as foo.
+    """
+    if symbol.startswith(('__pfx_', '__cfi_')) or _NOT_ENTRY.search(symbol):
+        return None
+    m = _CLONE.match(symbol)
+    return m.group('base') if m else symbol
+
+
+def _s64(v: int) -> int:
+    return v - _U64 if v >= 1 << 63 else v
+
+
+def _u64(v: int) -> int:
+    return v + _U64 if v < 0 else v
+
+
 class SymbolTable:
-    def __init__(self, path: Path, build_id: str, symbols: List[Symbol],
-                 blacklist: List[int]) -> None:
+    """A vmlinux symbol table, queried from its SQLite cache.
+
+    Each question (how many symbols have this name, which function holds
+    this address, which unique symbol precedes it) is one indexed query,
+    so a probe on one function costs milliseconds even on a distro kernel.
+    """
+
+    def __init__(self, path: Path, build_id: str, db: Path) -> None:
         self.path = path
         self.build_id = build_id
-        self.by_name: Dict[str, List[Symbol]] = {}
-        for s in symbols:
-            self.by_name.setdefault(s.name, []).append(s)
-        self.funcs = sorted((s for s in symbols if s.is_func), key=lambda s: s.addr)
-        self._func_addrs = [s.addr for s in self.funcs]
-        self.blacklist = set(blacklist)
+        self.con = sqlite3.connect(f'file:{db}?mode=ro', uri=True)
+        self.blacklist = {_u64(a) for (a,) in self.con.execute('SELECT addr FROM blacklist')}
         self.regions: List[Tuple[int, int, str]] = []
         for start, end, why in REFUSED_REGIONS:
-            a, b = self.by_name.get(start), self.by_name.get(end)
-            if a and b:
-                self.regions.append((a[0].addr, b[0].addr, why))
+            a, b = self._first(start), self._first(end)
+            if a is not None and b is not None:
+                self.regions.append((a, b, why))
+        self._funcs: Optional[List[Symbol]] = None
 
+    def _first(self, name: str) -> Optional[int]:
+        row = self.con.execute('SELECT addr FROM syms WHERE name = ? LIMIT 1',
+                               (name,)).fetchone()
+        return _u64(row[0]) if row else None
+
+    def _symbols(self, sql: str, args: tuple = ()) -> List[Symbol]:
+        return [Symbol(n, _u64(a), sz, bool(f)) for n, a, sz, f in
+                self.con.execute(f'SELECT name, addr, size, func FROM syms {sql}', args)]
+
+    # -- the whole table, for listings and tests (slow on big kernels) --------
+    @property
+    def funcs(self) -> List[Symbol]:
+        if self._funcs is None:
+            self._funcs = self._symbols('WHERE func ORDER BY addr')
+        return self._funcs
+
+    @property
+    def by_name(self) -> Dict[str, List[Symbol]]:
+        out: Dict[str, List[Symbol]] = {}
+        for sym in self._symbols(''):
+            out.setdefault(sym.name, []).append(sym)
+        return out
+
+    def names(self) -> List[str]:
+        return [n for (n,) in self.con.execute('SELECT DISTINCT name FROM syms WHERE func')]
+
+    # -- queries ----------------------------------------------------------------
     def functions(self, name: str) -> List[Symbol]:
-        return [s for s in self.by_name.get(name, []) if s.is_func]
+        return self._symbols('WHERE name = ? AND func', (name,))
+
+    def entries(self, name: str) -> List[Symbol]:
+        """The function symbols whose code is an entry of function `name`."""
+        return self._symbols('WHERE entry = ? AND func ORDER BY addr', (name,))
+
+    def entry_names(self, pattern: str) -> List[str]:
+        return [n for (n,) in self.con.execute(
+            'SELECT DISTINCT entry FROM syms WHERE entry GLOB ? AND func', (pattern,))]
+
+    def names_with_prefix(self, prefix: str) -> List[str]:
+        glob = ''.join(f'[{c}]' if c in '*?[' else c for c in prefix) + '*'
+        return [n for (n,) in self.con.execute(
+            'SELECT DISTINCT name FROM syms WHERE name GLOB ?', (glob,))]
 
     def count(self, name: str) -> int:
         """How many symbols kallsyms will hold under this name."""
-        return len(self.by_name.get(name, []))
+        return int(self.con.execute('SELECT COUNT(*) FROM syms WHERE name = ?',
+                                    (name,)).fetchone()[0])
 
     def refused_region(self, addr: int) -> Optional[str]:
         for start, end, why in self.regions:
@@ -80,26 +150,23 @@ class SymbolTable:
         return None
 
     def function_at(self, addr: int) -> Optional[Symbol]:
-        i = bisect.bisect_right(self._func_addrs, addr) - 1
-        if i >= 0 and self.funcs[i].addr <= addr < self.funcs[i].addr + max(1, self.funcs[i].size):
-            return self.funcs[i]
+        got = self._symbols('WHERE func AND addr <= ? ORDER BY addr DESC LIMIT 1',
+                            (_s64(addr),))
+        if got and got[0].addr <= addr < got[0].addr + max(1, got[0].size):
+            return got[0]
         return None
-
-    def names(self) -> List[str]:
-        return [s.name for s in self.funcs]
 
     def is_exported(self, name: str) -> bool:
         """EXPORT_SYMBOL*() leaves a __ksymtab_NAME entry in vmlinux."""
-        return f'__ksymtab_{name}' in self.by_name
+        return self.count(f'__ksymtab_{name}') > 0
 
     def aliases(self, sym: Symbol) -> List[str]:
         """sym's name first, then other function names at its address."""
-        i = bisect.bisect_left(self._func_addrs, sym.addr)
         names = [sym.name]
-        while i < len(self.funcs) and self.funcs[i].addr == sym.addr:
-            if self.funcs[i].name not in names:
-                names.append(self.funcs[i].name)
-            i += 1
+        for (n,) in self.con.execute('SELECT name FROM syms WHERE func AND addr = ?',
+                                     (_s64(sym.addr),)):
+            if n not in names:
+                names.append(n)
         return names
 
     def anchor(self, addr: int) -> Tuple[str, int]:
@@ -109,13 +176,14 @@ class SymbolTable:
         duplicated name must never be an anchor; neither may __pfx_/__cfi_
         padding symbols, which kprobes refuse.
         """
-        i = bisect.bisect_right(self._func_addrs, addr) - 1
-        while i >= 0:
-            s = self.funcs[i]
-            if self.count(s.name) == 1 and not s.name.startswith(('__pfx_', '__cfi_')):
-                return s.name, addr - s.addr
-            i -= 1
-        raise LookupError(f'no unique symbol at or before {addr:#x}')
+        row = self.con.execute(
+            "SELECT s.name, s.addr FROM syms s WHERE s.func AND s.addr <= ? "
+            "AND s.name NOT GLOB '__pfx_*' AND s.name NOT GLOB '__cfi_*' "
+            "AND (SELECT COUNT(*) FROM syms t WHERE t.name = s.name) = 1 "
+            "ORDER BY s.addr DESC LIMIT 1", (_s64(addr),)).fetchone()
+        if row is None:
+            raise LookupError(f'no unique symbol at or before {addr:#x}')
+        return str(row[0]), addr - _u64(row[1])
 
 
 def _build_id(elf: ELFFile) -> str:
@@ -131,15 +199,10 @@ def _read(path: Path) -> SymbolTable:
     with path.open('rb') as f:
         elf = ELFFile(f)
         build_id = _build_id(elf)
-        cache = paths.cache_dir() / 'symbols' / f'{build_id or "none"}-{CACHE_FORMAT}.json'
-        if build_id:
-            try:
-                data = json.loads(cache.read_text())
-                return SymbolTable(path, build_id,
-                                   [Symbol(*s) for s in data['symbols']],
-                                   data['blacklist'])
-            except (OSError, ValueError, KeyError, TypeError):
-                pass
+        key = build_id or f'nobuildid-{path.stat().st_size}-{int(path.stat().st_mtime)}'
+        db = paths.cache_dir() / 'symbols' / f'{key}-{CACHE_FORMAT}.sqlite'
+        if db.exists():
+            return SymbolTable(path, build_id, db)
         symtab = elf.get_section_by_name('.symtab')
         if symtab is None:
             raise OSError(f'{path} has no symbol table')
@@ -151,14 +214,23 @@ def _read(path: Path) -> SymbolTable:
             symbols.append(Symbol(sym.name, sym['st_value'], sym['st_size'],
                                   typ == 'STT_FUNC'))
         blacklist = _kprobe_blacklist(elf, symbols)
-    if build_id:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f'.tmp{os.getpid()}')
-        tmp.write_text(json.dumps({'symbols': [[s.name, s.addr, s.size, s.is_func]
-                                               for s in symbols],
-                                   'blacklist': blacklist}))
-        os.replace(tmp, cache)
-    return SymbolTable(path, build_id, symbols, blacklist)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db.with_suffix(f'.tmp{os.getpid()}')
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    con.executescript('CREATE TABLE syms (name TEXT, addr INTEGER, size INTEGER, '
+                      'func INTEGER, entry TEXT); CREATE TABLE blacklist (addr INTEGER);')
+    con.executemany('INSERT INTO syms VALUES (?,?,?,?,?)',
+                    ((s.name, _s64(s.addr), s.size, int(s.is_func),
+                      entry_name(s.name) if s.is_func else None) for s in symbols))
+    con.executemany('INSERT INTO blacklist VALUES (?)', ((_s64(a),) for a in blacklist))
+    con.executescript('CREATE INDEX syms_name ON syms(name); '
+                      'CREATE INDEX syms_addr ON syms(func, addr); '
+                      'CREATE INDEX syms_entry ON syms(entry);')
+    con.commit()
+    con.close()
+    os.replace(tmp, db)
+    return SymbolTable(path, build_id, db)
 
 
 def _kprobe_blacklist(elf: ELFFile, symbols: List[Symbol]) -> List[int]:
