@@ -245,3 +245,15 @@ def test_module_refuses_another_kernel_and_misplaced_probes(kdir: Path,
 def assert_healthy_after_refusal(log: str) -> None:
     from conftest import BAD_CONSOLE
     assert BAD_CONSOLE.search(log) is None
+
+
+def test_set_globals_at_load(kdir: Path, tmp_path: Path) -> None:
+    """-G NAME=VALUE sets a scalar global as a module parameter."""
+    script = write(tmp_path, 'g.stp', 'global n = 1, s = "default"\n'
+                   'probe begin { printf("%d %s\\n", n * 2, s); exit() }\n')
+    r = run_vm(kdir, script, None, tmp_path, extra=['-G', 'n=21', '-G', 's=from the host'])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == '42 from the host\n'
+    for bad, why in (('x=1', 'bad -G'), ('n=ten', "'n' is a number")):
+        r = stapgen('-r', str(kdir), '-p2', '-G', bad, str(script))
+        assert r.returncode != 0 and why in r.stderr

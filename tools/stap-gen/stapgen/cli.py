@@ -48,6 +48,8 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
     ap.add_argument('-v', dest='verbose', action='count', default=0)
     ap.add_argument('-D', dest='defines', action='append', default=[],
                     metavar='NAME=VALUE', help='set a run-time limit (MAXACTION, ...)')
+    ap.add_argument('-G', dest='globals', action='append', default=[],
+                    metavar='NAME=VALUE', help='set a global at load time')
     ap.add_argument('-s', dest='bufsize', type=int, metavar='MB',
                     help='output buffer size in MB')
     ap.add_argument('-g', dest='guru', action='store_true',
@@ -110,6 +112,27 @@ def _defines(args: argparse.Namespace) -> dict:
                         ', '.join(n for n in codegen.DEFAULT_LIMITS if n.startswith('MAX')))
         out[name] = value
     return out
+
+
+def _load_params(args: argparse.Namespace, program: Optional[semantic.Program]) -> str:
+    """-G NAME=VALUE as module parameters, checked against the script."""
+    out = []
+    for item in args.globals:
+        name, sep, value = item.partition('=')
+        g = program.globals.get(name) if program else None
+        if not sep or (program is not None and (g is None or g.is_array or
+                                                 g.value.type not in ('long', 'string'))):
+            raise error(f'bad -G {item!r}',
+                        hint='-G NAME=VALUE sets a scalar global of the script')
+        if g is not None and g.value.type == 'long':
+            try:
+                int(value, 0)
+            except ValueError:
+                raise error(f"-G {item}: '{name}' is a number") from None
+        if '"' in value:
+            raise error(f'-G {item}: a value cannot contain a double quote')
+        out.append(f'{name}="{value}"' if ' ' in value else f'{name}={value}')
+    return ' '.join(out)
 
 
 def _needs_kprobes(probes: List[Resolved]) -> List[tuple]:
@@ -238,7 +261,8 @@ def _main(args: argparse.Namespace) -> int:
         # a module built earlier (-p4): only pass 5 is left, as with staprun
         if not args.script.exists():
             raise error(f'{args.script}: no such module')
-        return _run(args, treemod.open_tree(_kdir(args)), args.script)
+        return _run(args, treemod.open_tree(_kdir(args)), args.script,
+                    _load_params(args, None))
     src = _source(args)
     trees: dict = {}
 
@@ -249,6 +273,7 @@ def _main(args: argparse.Namespace) -> int:
 
     script = parser.parse(src, lambda name: get_tree().fact(name))
     program = semantic.check(script)
+    params = _load_params(args, program)
     if args.pass_ == 1:
         from . import unparse
         _write_text(args.output, unparse.script(script))
@@ -295,7 +320,7 @@ def _main(args: argparse.Namespace) -> int:
         print(ko.name)
         return 0
     try:
-        return _run(args, tree, ko)
+        return _run(args, tree, ko, params)
     finally:
         ko.unlink(missing_ok=True)
         ko.parent.rmdir()
@@ -310,7 +335,8 @@ def _write_text(path: Optional[Path], text: str) -> None:
     os.replace(tmp, path)
 
 
-def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path) -> int:
+def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path,
+         params: str = '') -> int:
     out = args.output.open('wb') if args.output else sys.stdout.buffer
     try:
         if args.vm:
@@ -319,7 +345,7 @@ def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path) -> int:
                 res = vm.run(vm.VMRequest(tree.bzimage, ko, args.command,
                                           timeout=args.timeout or 60.0,
                                           console=args.vm_console,
-                                          preload=args.vm_preload),
+                                          preload=args.vm_preload, params=params),
                              out, sys.stderr.buffer, verbose=args.verbose > 0)
             except vm.VMError as e:
                 raise error(str(e)) from None
@@ -330,7 +356,7 @@ def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path) -> int:
         from . import runner
         _check_live_kernel(tree)
         try:
-            return runner.run(ko, args.command, out, args.timeout)
+            return runner.run(ko, args.command, out, args.timeout, params=params)
         except runner.RunError as e:
             raise error(str(e)) from None
     finally:

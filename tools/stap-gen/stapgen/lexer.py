@@ -9,9 +9,9 @@ from .diag import Source, error
 KEYWORDS = {
     'probe': 'PROBE', 'global': 'GLOBAL', 'function': 'FUNCTION',
     'if': 'IF', 'else': 'ELSE', 'while': 'WHILE', 'for': 'FOR',
-    'foreach': 'FOREACH', 'in': 'IN', 'limit': 'LIMIT', 'delete': 'DELETE',
+    'foreach': 'FOREACH', 'in': 'IN', 'delete': 'DELETE',
     'break': 'BREAK', 'continue': 'CONTINUE', 'next': 'NEXT',
-    'return': 'RETURN', 'try': 'TRY', 'catch': 'CATCH',
+    'return': 'RETURN', 'try': 'TRY', 'catch': 'CATCH', 'private': 'PRIVATE',
 }
 
 tokens = (

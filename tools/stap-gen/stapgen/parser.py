@@ -71,8 +71,12 @@ def p_empty(p: Any) -> None:
 def p_toplevel(p: Any) -> None:
     '''toplevel : probe
                 | function
-                | global'''
-    p[0] = p[1]
+                | global
+                | PRIVATE function
+                | PRIVATE global'''
+    # private limits a name to its file; a script is one file, so it
+    # changes nothing here
+    p[0] = p[len(p) - 1]
 
 
 def p_probe(p: Any) -> None:
@@ -313,8 +317,12 @@ def p_sortop(p: Any) -> None:
 
 
 def p_optlimit(p: Any) -> None:
-    '''optlimit : LIMIT expr
+    '''optlimit : IDENT expr
                 | empty'''
+    # `limit` is a keyword only here, so scripts may use it as a name
+    if len(p) == 3 and p[1] != 'limit':
+        raise error(f"syntax error: unexpected identifier '{p[1]}'", _pos(p, 1),
+                    hint="a foreach header ends with ')' or 'limit N'")
     p[0] = p[2] if len(p) == 3 else None
 
 

@@ -132,7 +132,7 @@ class Session:
 
 
 def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float],
-        err: Optional[BinaryIO] = None) -> int:
+        err: Optional[BinaryIO] = None, params: str = '') -> int:
     """Load ko, run command (if any), stream output, stop, unload.
 
     Returns 0 when the script ran and stopped cleanly, 1 on script errors.
@@ -156,7 +156,7 @@ def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float
                                   command], stdin=wait_r)
         os.close(wait_r)
     try:
-        load_module(ko)
+        load_module(ko, params)
     except BaseException:
         if child is not None:
             child.kill()
@@ -237,6 +237,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument('-o', dest='output', type=Path)
     ap.add_argument('--preload', type=Path, action='append', default=[],
                     help='load this module first (and unload it after)')
+    ap.add_argument('--params', default='', help='module parameters (-G NAME=VALUE)')
     ap.add_argument('--jobs', type=Path,
                     help='run the modules a JSON list describes, one after another: '
                          '[{"module", "command", "timeout", "output", "messages", "rc"}]')
@@ -251,7 +252,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for ko in args.preload:
             load_module(ko)
             loaded.append(module_name(ko))
-        return run(args.module, args.command, out, args.timeout)
+        return run(args.module, args.command, out, args.timeout, params=args.params)
     except (RunError, OSError) as e:
         print(f'stap-gen: error: {e}', file=sys.stderr)
         return 1

@@ -563,7 +563,9 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
     for name, g in sorted(program.globals.items()):
         c = global_c_name(name)
         item: Dict[str, object] = {'name': name, 'c_name': c, 'is_map': bool(g.is_array),
-                                   'init': None}
+                                   'init': None, 'param': None}
+        if not g.is_array and g.value.type in (n.LONG, n.STRING):
+            item['param'] = 'long' if g.value.type == n.LONG else 'string'
         if g.is_array:
             item['decl'] = f'static struct stp_map {c}'
             item['key_sig'] = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)

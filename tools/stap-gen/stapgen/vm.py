@@ -118,7 +118,7 @@ def base_initramfs() -> Path:
 
 
 def job_script(ko_name: str, command: Optional[str], timeout: float,
-               preload: Optional[List[str]] = None) -> str:
+               preload: Optional[List[str]] = None, params: str = '') -> str:
     """What the guest runs under chroot: the kit's runner on the module.
 
     The runner needs only the standard library, so it travels in the job
@@ -131,6 +131,8 @@ def job_script(ko_name: str, command: Optional[str], timeout: float,
         args += ['-c', command]
     for p in preload or []:
         args += ['--preload', f'/tmp/stap-gen/{p}']
+    if params:
+        args += ['--params', params]
     return ('#!/bin/sh\n'
             'export PYTHONDONTWRITEBYTECODE=1 HOME=/tmp\n'
             'cd /tmp\n'
@@ -151,6 +153,7 @@ class VMRequest:
     memory_mb: int = 512
     extra_files: Dict[str, bytes] = field(default_factory=dict)
     preload: List[Path] = field(default_factory=list)
+    params: str = ''
 
 
 def _tail(path: Path, pos: int, sink: Optional[BinaryIO]) -> Tuple[int, bytes]:
@@ -181,7 +184,7 @@ def run(req: VMRequest, out: Optional[BinaryIO], err: Optional[BinaryIO],
            (f'job/{RUNNER.name}', 0o100644, RUNNER.read_bytes()),
            ('job/job.sh', 0o100755, (job_sh or job_script(
                req.ko.name, req.command, req.timeout,
-               [p.name for p in req.preload])).encode())]
+               [p.name for p in req.preload], req.params)).encode())]
     job += [(f'job/{p.name}', 0o100644, p.read_bytes()) for p in req.preload]
     job += [(f'job/{k}', 0o100644, v) for k, v in req.extra_files.items()]
     with initrd.open('wb') as f:
