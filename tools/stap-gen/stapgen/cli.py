@@ -177,8 +177,9 @@ def _list(args: argparse.Namespace) -> int:
     script = parser.parse(src)
     vmlinux = args.vmlinux or treemod.open_tree(_kdir(args)).vmlinux
     syms, dwarf = _vmlinux_symbols(vmlinux)
+    syms.funcs      # a listing touches most of the table: load it once
     resolver = Resolver(syms, dwarf, args.verbose, _index_opener(vmlinux, syms),
-                        None if args.vmlinux else _kdir(args), args.guru)
+                        None if args.vmlinux else _kdir(args), args.guru, listing=True)
     for pp in sorted({p.pp for p in resolver.resolve(script)}):
         print(pp)
     return 0

@@ -75,14 +75,17 @@ class Resolver:
     def __init__(self, symbols: Optional[SymbolTable], dwarf: Optional[Dwarf],
                  verbose: int = 0,
                  index: Optional[Callable[[], DwarfIndex]] = None,
-                 objtree: Optional[Path] = None, guru: bool = False) -> None:
+                 objtree: Optional[Path] = None, guru: bool = False,
+                 listing: bool = False) -> None:
         self.objtree = objtree
         self.guru = guru
+        self.listing = listing      # -l: probe points only, no kprobe placement
         self.symbols = symbols
         self.dwarf = dwarf
         self.verbose = verbose
         self._open_index = index
         self._index: Optional[DwarfIndex] = None
+        self._host_anchors: Dict[int, tuple] = {}
 
     def index(self) -> Optional[DwarfIndex]:
         if self._index is None and self._open_index is not None:
@@ -392,6 +395,14 @@ class Resolver:
                         if near else f'{func_pat} has no line information for {file_pat}')
         return out
 
+    def _anchor_in(self, host: Symbol, addr: int) -> tuple:
+        """anchor(addr) for an address inside host, computed once per host."""
+        assert self.symbols is not None
+        base = self._host_anchors.get(host.addr)
+        if base is None:
+            base = self._host_anchors[host.addr] = self.symbols.anchor(host.addr)
+        return base[0], base[1] + (addr - host.addr)
+
     # -- kernel.statement(ADDR).absolute (guru mode) ----------------------------------
     def _absolute(self, handler: int, comp: n.Component) -> List[Resolved]:
         if not self.guru:
@@ -431,8 +442,10 @@ class Resolver:
         why = self._refused(host)
         if why is not None:
             return f'{where}: {host.name} {why}'
-        anchor, offset = self.symbols.anchor(inl.entry)
         pp = f'kernel.function("{inl.name}@{inl.file}:{inl.line}")'
+        if self.listing:
+            return Resolved(handler, 'kprobe', pp, func=inl.name)
+        anchor, offset = self._anchor_in(host, inl.entry)
         return Resolved(handler, 'kprobe', pp, func=inl.name, symbol=anchor,
                         offset=offset, target='|'.join(self.symbols.aliases(host)),
                         target_size=host.size,
@@ -475,14 +488,16 @@ class Resolver:
     def _place(self, handler: int, family: str, name: str, sym: Symbol,
                loc: Optional[SourceLoc], sx: 'Suffixes') -> Resolved:
         assert self.symbols is not None
+        where = f'@{loc.file}:{loc.line}' if loc else ''
+        shown = f'{family}("{name}{where}")' + ('.return' if sx.ret else '')
+        if self.listing:
+            return Resolved(handler, 'kprobe', shown, func=name)
         anchor, offset = self.symbols.anchor(sym.addr)
         if anchor == sym.name:
             why = f'{sym.name} is unique in kallsyms'
         else:
             why = (f'{sym.name} names {self.symbols.count(sym.name)} symbols; '
                    f'{anchor} is the nearest unique symbol before it')
-        where = f'@{loc.file}:{loc.line}' if loc else ''
-        shown = f'{family}("{name}{where}")' + ('.return' if sx.ret else '')
         return Resolved(handler, 'kretprobe' if sx.ret else 'kprobe', shown, func=name,
                         maxactive=sx.maxactive,
                         symbol=anchor, offset=offset,

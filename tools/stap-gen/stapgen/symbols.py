@@ -10,6 +10,7 @@ found through .debug_aranges.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import sqlite3
@@ -109,6 +110,7 @@ class SymbolTable:
     def funcs(self) -> List[Symbol]:
         if self._funcs is None:
             self._funcs = self._symbols('WHERE func ORDER BY addr')
+            self._func_addrs = [f.addr for f in self._funcs]
         return self._funcs
 
     @property
@@ -150,8 +152,12 @@ class SymbolTable:
         return None
 
     def function_at(self, addr: int) -> Optional[Symbol]:
-        got = self._symbols('WHERE func AND addr <= ? ORDER BY addr DESC LIMIT 1',
-                            (_s64(addr),))
+        if self._funcs is not None:         # bulk work loaded the table: bisect
+            i = bisect.bisect_right(self._func_addrs, addr) - 1
+            got = self._funcs[i:i + 1] if i >= 0 else []
+        else:
+            got = self._symbols('WHERE func AND addr <= ? ORDER BY addr DESC LIMIT 1',
+                                (_s64(addr),))
         if got and got[0].addr <= addr < got[0].addr + max(1, got[0].size):
             return got[0]
         return None
@@ -190,8 +196,10 @@ def _build_id(elf: ELFFile) -> str:
     for sec in elf.iter_sections():
         if sec['sh_type'] == 'SHT_NOTE':
             for note in sec.iter_notes():
-                if note['n_type'] == 'NT_GNU_BUILD_ID':
-                    return str(note['n_desc'])
+                # other owners (Xen, Linux) reuse the number of NT_GNU_BUILD_ID
+                if note['n_name'] == 'GNU' and note['n_type'] == 'NT_GNU_BUILD_ID' \
+                        and isinstance(note['n_desc'], str):
+                    return note['n_desc']
     return ''
 
 
