@@ -271,7 +271,7 @@ class Resolver:
         if inline_only:
             raise error(f"'{inline_only[0]}' is inlined everywhere: .call has no "
                         'out-of-line function to probe', comp.pos,
-                        hint=f'drop .call to probe its inlined instances')
+                        hint='drop .call to probe its inlined instances')
         if elsewhere:
             raise error(f'no function "{func_pat}" is defined in "{file_pat}"',
                         comp.pos, hint='it is defined in ' +

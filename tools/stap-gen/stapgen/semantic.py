@@ -220,15 +220,15 @@ class Checker:
         """A probe locks what it touches and what the functions it calls touch."""
         for ps in scopes:
             seen: Set[str] = set()
-            todo = list(ps.calls)
-            while todo:
-                name = todo.pop()
+            pending = list(ps.calls)
+            while pending:
+                name = pending.pop()
                 if name in seen:
                     continue
                 seen.add(name)
                 fs = self.functions[name]
                 ps.globals_used |= fs.globals_used
-                todo.extend(fs.calls)
+                pending.extend(fs.calls)
 
     def _final(self, probes: List[ProbeSym]) -> None:
         for ps in probes:

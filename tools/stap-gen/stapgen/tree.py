@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from . import kconfig
-from .diag import StapError, error
+from .diag import error
 
 
 @dataclass
@@ -119,6 +119,3 @@ def find_template_set(tree: KernelTree, templates: Path) -> Path:
                      f'{templates}/{name}, then run make stap-check and fix '
                      'what the compiler reports')
 
-
-def is_tree_error(e: Exception) -> Optional[StapError]:
-    return e if isinstance(e, StapError) else None
