@@ -154,14 +154,14 @@ class Translator:
         if isinstance(st, n.ExprStmt):
             self._emit(ind, f'(void)({self._expr(st.expr)});')
         elif isinstance(st, n.If):
-            self._emit(ind, f'if ({self._expr(st.cond)}) {{')
+            self._emit(ind, f'if ({self._cond(st.cond)}) {{')
             self._stmt(st.then, ind + 1)
             if st.other is not None:
                 self._emit(ind, '} else {')
                 self._stmt(st.other, ind + 1)
             self._emit(ind, '}')
         elif isinstance(st, n.While):
-            self._emit(ind, f'while ({self._expr(st.cond)}) {{')
+            self._emit(ind, f'while ({self._cond(st.cond)}) {{')
             self._loop_guard(st, ind + 1)
             self._stmt(st.body, ind + 1)
             self._emit(ind, '}')
@@ -191,6 +191,23 @@ class Translator:
             self._emit(ind, 'goto out;')
         else:
             raise error(f'{type(st).__name__} statements are not supported yet', st.pos)
+
+    def _cond(self, e: n.Expr) -> str:
+        """A condition without a redundant outer pair of parentheses."""
+        c = self._expr(e)
+        if not (c.startswith('(') and c.endswith(')')):
+            return c
+        depth, quoted, escaped = 0, False, False
+        for i, ch in enumerate(c):
+            if quoted:              # parentheses in string literals do not count
+                escaped, quoted = (not escaped and ch == '\\'), quoted and (escaped or ch != '"')
+                continue
+            quoted = ch == '"'
+            depth += ch == '('
+            depth -= ch == ')'
+            if depth == 0 and i < len(c) - 1:
+                return c            # the first '(' closes early: not one pair
+        return c[1:-1]
 
     def _loop_guard(self, st: n.Stmt, ind: int) -> None:
         """Each iteration counts as an action, so a runaway loop ends."""
