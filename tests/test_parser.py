@@ -26,7 +26,7 @@ def diag(text: str) -> str:
     ('probe begin { x = 09 }', '1:19', "invalid number '09'"),
     ('probe begin { x = 99999999999999999999 }', '1:19', 'does not fit in 64 bits'),
     ('probe begin { x = "\\q" }', '1:20', 'unknown escape sequence \\q'),
-    ('probe begin { x = 1 $ }', '1:21', "unexpected character '$'"),
+    ('probe begin { x = 1 ` }', '1:21', "unexpected character '`'"),
     ('global a\nprobe begin { a = 1; a[1] = 2 }', '2:22', "'a' is used as an array here"),
     ('probe begin { x = 1; x = "s" }', '1:24', "type mismatch: 'x' is used as a string"),
     ('probe begin { printf("%d\\n", "s") }', '1:30', "format '%d' expects a long"),
@@ -132,3 +132,37 @@ def test_print_back_parses_to_the_same_script(path: Path) -> None:
     again = parser.parse(Source('printed', first), lambda k: facts.get(k))
     semantic.check(again)
     assert unparse.script(again) == first
+
+
+@pytest.mark.parametrize('text', [
+    '$how->flags', '$$parms', '$$parms$', '$file$$', '$p->a[2]->b', '(&$how->mode)',
+    '@cast($p, "struct task_struct")->comm', '@cast($p, "struct x", "kernel")->y$',
+    '$a->b$', 'kernel_string($filename)', 'kernel_string($f, "dflt")',
+])
+def test_target_expressions_print_back(text: str) -> None:
+    """Target expressions parse, type-check and print back unchanged."""
+    from stapgen import unparse
+    script = parser.parse(Source('t.stp', f'probe kernel.function("f") {{ print({text}) }}'))
+    semantic.check(script)
+    assert f'print({text})' in unparse.script(script)
+
+
+@pytest.mark.parametrize('text, message', [
+    ('print($$nosuch)', "unknown target '$$nosuch'"),
+    ('print(x->y)', "syntax error: unexpected '->'"),
+    ('print(@entry(1, 2))', '@entry takes one expression'),
+    ('print(@defined(1))', '@defined takes a target expression'),
+    ('print(@cast($p))', '@cast takes a pointer and a type'),
+    ('print(&$$parms)', '& takes a target variable'),
+])
+def test_target_syntax_errors(text: str, message: str) -> None:
+    assert message in diag(f'probe begin {{ {text} }}')
+
+
+def test_target_types() -> None:
+    """Plain targets are numbers (an array is its address); pretty forms are strings."""
+    assert 'expected a long' in diag('probe begin { x = "a" . $$parms; y = $p . "s" }')
+    prog = semantic.check(parser.parse(Source(
+        't.stp', 'probe begin { s = $p$ . $$vars; n = $p + &$q->r }')))
+    assert prog.probes[0].locals['s'].type == 'string'
+    assert prog.probes[0].locals['n'].type == 'long'

@@ -40,6 +40,8 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
                     help='resolve against a bare vmlinux instead of a tree (-l, -p1, -p2)')
     ap.add_argument('-l', dest='listing', metavar='PROBEPOINT',
                     help='list the probe points PROBEPOINT matches, then exit')
+    ap.add_argument('-L', dest='listing_vars', metavar='PROBEPOINT',
+                    help='like -l, with the target variables at each point and their types')
     ap.add_argument('-m', dest='module', metavar='NAME', help='module name')
     ap.add_argument('-c', dest='command', metavar='CMD',
                     help='run CMD and stop the script when it exits')
@@ -173,15 +175,31 @@ def _vmlinux_symbols(vmlinux: Path) -> tuple:
 
 
 def _list(args: argparse.Namespace) -> int:
-    src = Source('<-l>', f'probe {args.listing} {{}}')
+    src = Source('<-l>', f'probe {args.listing or args.listing_vars} {{}}')
     script = parser.parse(src)
     vmlinux = args.vmlinux or treemod.open_tree(_kdir(args)).vmlinux
     syms, dwarf = _vmlinux_symbols(vmlinux)
     syms.funcs      # a listing touches most of the table: load it once
     resolver = Resolver(syms, dwarf, args.verbose, _index_opener(vmlinux, syms),
                         None if args.vmlinux else _kdir(args), args.guru, listing=True)
-    for pp in sorted({p.pp for p in resolver.resolve(script)}):
-        print(pp)
+    found = resolver.resolve(script)
+    if args.listing:
+        for pp in sorted({p.pp for p in found}):
+            print(pp)
+        return 0
+    from .targets import DwarfFile, Unavailable, type_list
+    tf = DwarfFile(dwarf)
+    lines = set()
+    for p in found:
+        text = p.pp
+        try:
+            site = tf.site(p.pc, p.func, p.inline, p.func_entry, p.pp.endswith('.return'))
+            text += ' ' + type_list(site)
+        except Unavailable:
+            pass
+        lines.add(text.rstrip())
+    for line in sorted(lines):
+        print(line)
     return 0
 
 
@@ -244,7 +262,8 @@ def _selftest(args: argparse.Namespace) -> int:
         tset = treemod.find_template_set(tree, paths.templates_dir())
         return codegen.generate(program, probes, script, module,
                                 [tset, paths.templates_dir() / 'common'], tset.name,
-                                tree.release, syms.build_id, str(tree.objtree)).text
+                                tree.release, syms.build_id, str(tree.objtree),
+                                dwarf=dwarf).text
 
     console = args.vm_console or Path(os.environ.get('TMPDIR', '/tmp')) / \
         f'stap-test-{os.getpid()}.log'
@@ -252,7 +271,7 @@ def _selftest(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.listing:
+    if args.listing or args.listing_vars:
         return _list(args)
     if args.check:
         return _check(args)
@@ -307,7 +326,8 @@ def _main(args: argparse.Namespace) -> int:
     c = codegen.generate(program, probes, script_path, module,
                          [tset, templates / 'common'], tset.name,
                          tree.release, build_id, str(tree.objtree), args.bufsize,
-                         line_directives=not args.no_line_directives)
+                         line_directives=not args.no_line_directives,
+                         dwarf=dwarf or symbols.Dwarf(tree.vmlinux))
     if args.pass_ == 3:
         _write_text(args.output, c.text)
         return 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from . import render
 from .resolve import Resolved
 from .semantic import Program
+from .symbols import Dwarf
+from .targets import DwarfFile, Site, Unavailable
 from .translate import global_decls, translate
 
 # Run-time limits (SystemTap's names), each overridable with -D NAME=VALUE.
@@ -37,8 +39,11 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
              module: str, template_dirs: List[Path], template_set: str,
              kernel_release: str, build_id: str = '', kdir: str = '',
              bufsize_mb: Optional[int] = None,
-             line_directives: bool = True) -> ModuleSource:
-    handlers = translate(program, script_path)
+             line_directives: bool = True, dwarf: Optional[Dwarf] = None) -> ModuleSource:
+    handler_of = {r.index: str(r.handler) for r in probes}
+    sites = _Sites(probes, dwarf, handler_of)
+    handlers = translate(program, script_path, sites)
+    entry_slots = {str(h.index): len(h.entry) for h in handlers}
     limits = dict(DEFAULT_LIMITS)
     if bufsize_mb:
         limits['STP_BUFSIZE'] = f'({bufsize_mb} * 1024 * 1024)'
@@ -58,10 +63,11 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
         'kdir': kdir,
         'limits': sorted(limits.items()),
         'handlers': handlers,
-        'points': probes,
+        'points': [{'pp': p.pp, 'func': p.func, 'handler': handler_of[p.index]}
+                   for p in probes],
         'globals': global_decls(program),
-        'kprobes': [_kprobe(p) for p in of_kind('kprobe')],
-        'kretprobes': [_kprobe(p) for p in of_kind('kretprobe')],
+        'kprobes': [_kprobe(p, handler_of, entry_slots) for p in of_kind('kprobe')],
+        'kretprobes': [_kprobe(p, handler_of, entry_slots) for p in of_kind('kretprobe')],
         'timers': of_kind('timer'),
         'begin_probes': [p.index for p in of_kind('begin')],
         'end_probes': [p.index for p in of_kind('end')],
@@ -70,7 +76,44 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
     return ModuleSource(module, text)
 
 
-def _kprobe(p: Resolved) -> Dict[str, object]:
+class _Sites:
+    """The DWARF scope of each probe point whose handler reads target variables."""
+
+    def __init__(self, probes: List[Resolved], dwarf: Optional[Dwarf],
+                 handler_of: Dict[int, str]) -> None:
+        self.probes = probes
+        self.dwarf = dwarf
+        self.handler_of = handler_of
+        self._file: Optional[DwarfFile] = None
+
+    def __call__(self, probe: int) -> List[Tuple[object, Optional[Site], str]]:
+        out: List[Tuple[object, Optional[Site], str]] = []
+        for r in self.probes:
+            if r.handler != probe:
+                continue
+            key = self.handler_of[r.index] = f'{probe}_{r.index}'
+            site, why = None, ''
+            if r.kind not in ('kprobe', 'kretprobe') or not r.pc:
+                why = (f'{r.pp} is not in code with DWARF (target variables work in '
+                       'kernel.function and kernel.statement probes)')
+            elif self.dwarf is None:
+                why = 'the tree has no DWARF'
+            else:
+                if self._file is None:
+                    self._file = DwarfFile(self.dwarf)
+                try:
+                    site = self._file.site(r.pc, r.func, r.inline, r.func_entry,
+                                           r.kind == 'kretprobe')
+                except Unavailable as u:
+                    why = str(u)
+            out.append((key, site, why))
+        return out
+
+
+def _kprobe(p: Resolved, handler_of: Dict[int, str],
+            entry_slots: Dict[str, int]) -> Dict[str, object]:
+    handler = handler_of[p.index]
     return {'symbol': p.symbol, 'offset_hex': f'{p.offset:#x}', 'probe_index': p.index,
+            'handler': handler, 'entry_slots': entry_slots.get(handler, 0),
             'maxactive': p.maxactive, 'target': p.target, 'target_size_hex': f'{p.target_size:#x}',
             'target_module': p.target_module}

@@ -17,6 +17,7 @@ KEYWORDS = {
 tokens = (
     'IDENT', 'NUMBER', 'STRING',
     'PP_IF', 'PP_THEN', 'PP_ELSE', 'PP_END', 'AT_IDENT', 'AGG_ADD',
+    'TARGET', 'DOLLARS',
     'INC', 'DEC', 'ARROW',
     'EQ', 'NE', 'LE', 'GE', 'ANDAND', 'OROR', 'SHL', 'SHR',
     'ASSIGNOP',
@@ -79,6 +80,13 @@ class Lexer:
     t_OROR = r'\|\|'
     t_SHL = r'<<'
     t_SHR = r'>>'
+
+    # target variables: $name, $$parms, with a pretty-printing $ or $$ after
+    def t_TARGET(self, t: lex.LexToken) -> lex.LexToken:
+        r'\$\$?[A-Za-z_][A-Za-z0-9_]*\$*'
+        return t
+
+    t_DOLLARS = r'\$+'
 
     def t_IDENT(self, t: lex.LexToken) -> lex.LexToken:
         r'[A-Za-z_][A-Za-z0-9_]*'

@@ -115,6 +115,59 @@ class InArray(Expr):
     array: str
 
 
+@dataclass
+class Step(Node):
+    """One step of a target expression: ->member (member) or [index] (index)."""
+    member: Optional[str] = None
+    index: Optional[Expr] = None
+
+
+@dataclass
+class Target(Expr):
+    """A value of the probed code, read through the tree's DWARF.
+
+    base is '$name' (a variable, '$return'), '$$parms', '$$locals',
+    '$$vars', '$$return', '@cast' (operand is the pointer, type_name the
+    type) or '@var' (type_name is "name" or "name@file").  steps walk
+    members and array elements; pretty is '', '$' or '$$' (print the value
+    with its members); address_of is the & form.
+    """
+    base: str
+    operand: Optional[Expr] = None
+    type_name: str = ''
+    module: str = ''
+    steps: List[Step] = field(default_factory=list)
+    pretty: str = ''
+    address_of: bool = False
+
+    @property
+    def is_string(self) -> bool:
+        return bool(self.pretty) or self.base.startswith('$$')
+
+    def text(self) -> str:
+        if self.base == '@cast':
+            head = f'@cast(..., "{self.type_name}")'
+        elif self.base == '@var':
+            head = f'@var("{self.type_name}")'
+        else:
+            head = self.base
+        for st in self.steps:
+            head += f'->{st.member}' if st.member is not None else '[...]'
+        return ('&' if self.address_of else '') + head + self.pretty
+
+
+@dataclass
+class Entry(Expr):
+    """@entry(expr) in a return probe: expr's value when the function was entered."""
+    expr: Expr
+
+
+@dataclass
+class Defined(Expr):
+    """@defined(target): 1 if the target expression resolves at this probe point."""
+    expr: Expr
+
+
 # -- statements ------------------------------------------------------------
 
 @dataclass

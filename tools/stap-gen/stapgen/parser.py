@@ -369,18 +369,101 @@ def p_expr_aggadd(p: Any) -> None:
     p[0] = n.AggAdd(_pos(p, 2), p[1], p[3])
 
 
-def p_expr_statop(p: Any) -> None:
-    '''expr : AT_IDENT '(' exprlist ')' '''
+def p_target_at(p: Any) -> None:
+    '''target : AT_IDENT '(' exprlist ')' '''
     name = p[1][1:]
     args = p[3]
+    pos = _pos(p, 1)
+    if name in ('entry', 'defined'):
+        if len(args) != 1:
+            raise error(f'{p[1]} takes one expression', pos)
+        if name == 'defined' and not isinstance(args[0], n.Target):
+            raise error('@defined takes a target expression ($var, @cast, @var)', pos)
+        p[0] = (n.Entry if name == 'entry' else n.Defined)(pos, args[0])
+        return
+    if name == 'cast':
+        if len(args) not in (2, 3) or not all(isinstance(a, n.String) for a in args[1:]):
+            raise error('@cast takes a pointer and a type in quotes, '
+                        'and optionally a module', pos,
+                        hint='@cast(ptr, "struct task_struct")->comm')
+        p[0] = n.Target(pos, '@cast', operand=args[0], type_name=args[1].value,
+                        module=args[2].value if len(args) == 3 else '')
+        return
+    if name == 'var':
+        if len(args) not in (1, 2) or not all(isinstance(a, n.String) for a in args):
+            raise error('@var takes a variable name in quotes: @var("name") or '
+                        '@var("name@file.c")', pos)
+        p[0] = n.Target(pos, '@var', type_name=args[0].value)
+        return
     if name not in ('count', 'sum', 'min', 'max', 'avg', 'variance', 'hist_log',
                     'hist_linear'):
-        raise error(f"'{p[1]}' is not supported yet", _pos(p, 1), width=len(p[1]))
+        raise error(f"'{p[1]}' is not supported yet", pos, width=len(p[1]))
     want = 4 if name == 'hist_linear' else 1
     if len(args) != want or not isinstance(args[0], (n.Var, n.Index)):
         raise error(f"{p[1]} takes an aggregate variable" +
-                    (' and lo, hi, step' if want == 4 else ''), _pos(p, 1))
-    p[0] = n.StatOp(_pos(p, 1), name, args[0], args[1:])
+                    (' and lo, hi, step' if want == 4 else ''), pos)
+    p[0] = n.StatOp(pos, name, args[0], args[1:])
+
+
+def p_target_var(p: Any) -> None:
+    '''target : TARGET'''
+    text = p[1]
+    base = text.rstrip('$')
+    if text.startswith('$$'):
+        base = '$$' + text[2:].rstrip('$')
+    pretty = text[len(base):]
+    if base.startswith('$$') and base not in ('$$parms', '$$locals', '$$vars', '$$return'):
+        raise error(f"unknown target '{base}'", _pos(p, 1), width=len(text),
+                    hint='$$parms, $$locals, $$vars and $$return list variables')
+    if len(pretty) > 2:
+        raise error(f"'{text}': at most $$ after a target", _pos(p, 1), width=len(text))
+    p[0] = n.Target(_pos(p, 1), base, pretty=pretty)
+
+
+def _walkable(p: Any, what: str) -> n.Target:
+    t = p[1]
+    if not isinstance(t, n.Target) or t.base.startswith('$$') or t.pretty:
+        raise error(f'{what} applies to a target variable ($var, @cast, @var)',
+                    _pos(p, 2))
+    return t
+
+
+def p_target_member(p: Any) -> None:
+    '''target : target ARROW IDENT'''
+    t = _walkable(p, '->')
+    t.steps.append(n.Step(_pos(p, 3), member=p[3]))
+    p[0] = t
+
+
+def p_target_index(p: Any) -> None:
+    '''target : target '[' expr ']' '''
+    t = _walkable(p, '[...]')
+    t.steps.append(n.Step(_pos(p, 2), index=p[3]))
+    p[0] = t
+
+
+def p_target_pretty(p: Any) -> None:
+    '''target : target DOLLARS'''
+    t = _walkable(p, 'a trailing $')
+    if len(p[2]) > 2:
+        raise error('at most $$ after a target', _pos(p, 2))
+    t.pretty = p[2]
+    p[0] = t
+
+
+def p_expr_target(p: Any) -> None:
+    '''expr : target'''
+    p[0] = p[1]
+
+
+def p_expr_address_of(p: Any) -> None:
+    '''expr : '&' target %prec UNARY'''
+    t = p[2]
+    if not isinstance(t, n.Target) or t.base.startswith('$$') or t.pretty or \
+            t.base == '$return':
+        raise error('& takes a target variable or member', _pos(p, 1))
+    t.address_of = True
+    p[0] = t
 
 
 def p_expr_ternary(p: Any) -> None:

@@ -39,6 +39,12 @@ class Resolved:
     target_module: str = ''  # the module the target function is in
     period_ns: int = 0
     index: int = 0          # position in the module's probe table
+    # for target variables only (never in the generated C): the link-time
+    # address of the probed instruction, the entry of the function holding
+    # it, and whether it is an inlined instance of func
+    pc: int = 0
+    func_entry: int = 0
+    inline: bool = False
 
     def describe(self, verbose: bool = False) -> str:
         if self.kind in ('kprobe', 'kretprobe'):
@@ -384,7 +390,7 @@ class Resolver:
                             handler, 'kprobe', f'{family}("{name}@{file}:{line}")',
                             func=name, symbol=anchor, offset=offset,
                             target='|'.join(self.symbols.aliases(sym)),
-                            target_size=sym.size,
+                            target_size=sym.size, pc=addr, func_entry=sym.addr,
                             why=f'line {line} of {file} in {sym.name}+{addr - sym.addr:#x}'))
                     prev_line = line
         if not out:
@@ -430,6 +436,7 @@ class Resolver:
         return [Resolved(handler, 'kprobe', f'kernel.statement({addr:#x}).absolute',
                          func=host.name, symbol=anchor, offset=offset,
                          target='|'.join(syms.aliases(host)), target_size=host.size,
+                         pc=addr, func_entry=host.addr,
                          why=f'{host.name}+{addr - host.addr:#x}')]
 
     def _place_inline(self, handler: int, inl: Inline, sx: 'Suffixes') -> Any:
@@ -444,9 +451,11 @@ class Resolver:
             return f'{where}: {host.name} {why}'
         pp = f'kernel.function("{inl.name}@{inl.file}:{inl.line}")'
         if self.listing:
-            return Resolved(handler, 'kprobe', pp, func=inl.name)
+            return Resolved(handler, 'kprobe', pp, func=inl.name, pc=inl.entry,
+                            func_entry=host.addr, inline=True)
         anchor, offset = self._anchor_in(host, inl.entry)
         return Resolved(handler, 'kprobe', pp, func=inl.name, symbol=anchor,
+                        pc=inl.entry, func_entry=host.addr, inline=True,
                         offset=offset, target='|'.join(self.symbols.aliases(host)),
                         target_size=host.size,
                         why=f'inlined into {host.name} at {inl.call_file}:{inl.call_line};'
@@ -491,7 +500,8 @@ class Resolver:
         where = f'@{loc.file}:{loc.line}' if loc else ''
         shown = f'{family}("{name}{where}")' + ('.return' if sx.ret else '')
         if self.listing:
-            return Resolved(handler, 'kprobe', shown, func=name)
+            return Resolved(handler, 'kprobe', shown, func=name, pc=sym.addr,
+                            func_entry=sym.addr)
         anchor, offset = self.symbols.anchor(sym.addr)
         if anchor == sym.name:
             why = f'{sym.name} is unique in kallsyms'
@@ -499,7 +509,7 @@ class Resolver:
             why = (f'{sym.name} names {self.symbols.count(sym.name)} symbols; '
                    f'{anchor} is the nearest unique symbol before it')
         return Resolved(handler, 'kretprobe' if sx.ret else 'kprobe', shown, func=name,
-                        maxactive=sx.maxactive,
+                        maxactive=sx.maxactive, pc=sym.addr, func_entry=sym.addr,
                         symbol=anchor, offset=offset,
                         target='|'.join(self.symbols.aliases(sym)),
                         target_size=sym.size, why=why)
@@ -522,6 +532,7 @@ class Resolver:
             raise error(f"'{name}' {why}", comp.pos)
         r = self._place(handler, 'kprobe.function', name, funcs[0], None, Suffixes(ret=ret))
         r.pp = f'kprobe.function("{name}")' + ('.return' if ret else '')
+        r.pc = r.func_entry = 0         # symbol-table probes have no target variables
         return [r]
 
     def _no_function(self, name: str, pos: Pos) -> None:

@@ -49,6 +49,7 @@ class ProbeSym:
     function: Optional[n.Function] = None
     ret: Slot = field(default_factory=lambda: Slot('return value'))
     params: List[str] = field(default_factory=list)
+    uses_targets: bool = False      # reads $vars: translated once per probe point
 
     @property
     def body(self) -> n.Block:
@@ -61,6 +62,7 @@ class Builtin:
     params: Tuple[str, ...]
     ret: Optional[str]          # None: returns nothing
     varargs: bool = False
+    optional: int = 0           # how many trailing params may be left out
 
 
 ANY = '*'          # a parameter that takes a long or a string
@@ -100,6 +102,17 @@ BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
     Builtin('text_str', (n.STRING,), n.STRING),
     Builtin('toupper', (n.STRING,), n.STRING),
     Builtin('tolower', (n.STRING,), n.STRING),
+    # reads of kernel and user memory: a bad address is a script error
+    # (or the default value given), never a fault
+    Builtin('kernel_string', (n.LONG, n.STRING), n.STRING, optional=1),
+    Builtin('kernel_string_n', (n.LONG, n.LONG), n.STRING),
+    Builtin('kernel_long', (n.LONG,), n.LONG),
+    Builtin('kernel_int', (n.LONG,), n.LONG),
+    Builtin('kernel_short', (n.LONG,), n.LONG),
+    Builtin('kernel_char', (n.LONG,), n.LONG),
+    Builtin('kernel_pointer', (n.LONG,), n.LONG),
+    Builtin('user_string', (n.LONG, n.STRING), n.STRING, optional=1),
+    Builtin('user_string_n', (n.LONG, n.LONG), n.STRING),
 ]}
 
 _FORMAT = re.compile(r'%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+|\*))?'
@@ -473,7 +486,27 @@ class Checker:
         if isinstance(e, n.IncDec):
             self._lvalue(e.target, n.LONG, e.pos)
             return n.LONG
+        if isinstance(e, n.Target):
+            return self._target(e)
+        if isinstance(e, n.Entry):
+            return self._expr(e.expr, n.LONG)
+        if isinstance(e, n.Defined):
+            self._expr(e.expr, None)
+            return n.LONG
         raise AssertionError(e)  # pragma: no cover
+
+    def _target(self, e: n.Target) -> str:
+        assert self.probe is not None
+        if self.probe.function is not None:
+            self._err(f"'{e.text()}': target variables belong to probes, not functions",
+                      e.pos, hint='pass the value to the function as an argument')
+        self.probe.uses_targets = True
+        if e.operand is not None:
+            self._expr(e.operand, n.LONG)
+        for st in e.steps:
+            if st.index is not None:
+                self._expr(st.index, n.LONG)
+        return n.STRING if e.is_string else n.LONG
 
     def _aggregate(self, target: n.Expr, pos: Pos) -> Optional[GlobalSym]:
         """The global (scalar or array) whose aggregate target names."""
@@ -595,8 +628,10 @@ class Checker:
                 if self._expr(a, None) is None:
                     self._expr(a, n.LONG)
             return None
-        if len(e.args) != len(b.params):
-            self._err(f"'{e.name}' takes {len(b.params)} argument(s), "
+        if not len(b.params) - b.optional <= len(e.args) <= len(b.params):
+            takes = str(len(b.params)) if not b.optional else \
+                f'{len(b.params) - b.optional} to {len(b.params)}'
+            self._err(f"'{e.name}' takes {takes} argument(s), "
                       f"{len(e.args)} given", e.pos)
         for a, t in zip(e.args, b.params):
             if t == ANY:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import nodes as n
 from .diag import error
 from .semantic import FormatSpec, GlobalSym, ProbeSym, Program, parse_format
+from .targets import Binder, Site
 
 
 def c_string(s: str) -> str:
@@ -77,6 +78,7 @@ class Handler:
     locals: List[str]
     locks: List[str]
     name: str = ''                  # script functions: the function's name
+    entry: List[str] = field(default_factory=list)      # .return: values saved at entry
     signature: str = ''             # ... its C prototype (without ';')
     params: List[str] = field(default_factory=list)     # ... C copy-ins
     returns_string: bool = False
@@ -97,10 +99,18 @@ class Translator:
         self.program = program
         self.script_path = str(script_path.resolve())
         self.script_name = str(script_path)
+        self.binder: Optional[Binder] = None
+        self.site_problem = ''
+        self.at_entry = False
 
     # -- per probe ----------------------------------------------------------
-    def handler(self, ps: ProbeSym) -> Handler:
+    def handler(self, ps: ProbeSym, site: Optional[Site] = None, index: object = None,
+                site_problem: str = '') -> Handler:
+        """ps's body as C; with a site, bound to that probe point's variables."""
         self.s = _Scope(ps)
+        self.binder = Binder(site, self._temp, self._expr)
+        self.site_problem = site_problem
+        self.entry: List[str] = []
         self._stmt(ps.body, 1)
         decls = []
         for name, slot in sorted(ps.locals.items()):
@@ -110,7 +120,8 @@ class Translator:
         locks = [f'&{global_c_name(g)}_lock' for g in sorted(ps.globals_used)]
         if self.s.lines:
             self.s.lines.append('out:')     # where statements go on a script error
-        h = Handler(ps.index, '\n'.join(self.s.lines), decls, locks)
+        h = Handler(ps.index if index is None else index,  # type: ignore[arg-type]
+                    '\n'.join(self.s.lines), decls, locks, entry=self.entry)
         if ps.function is not None:
             string_ret = ps.ret.type == n.STRING
             decls.append('char ret[MAXSTRINGLEN]' if string_ret else 's64 retval')
@@ -153,6 +164,12 @@ class Translator:
         self._emit(ind + 1, f'goto {self.s.err_label[-1]};')
         if isinstance(st, n.ExprStmt):
             self._emit(ind, f'(void)({self._expr(st.expr)});')
+        elif isinstance(st, n.If) and self._known(st.cond) is not None:
+            live = st.then if self._known(st.cond) else st.other
+            if live is not None:        # @defined decided it: the other branch is not built
+                self._emit(ind, '{')
+                self._stmt(live, ind + 1)
+                self._emit(ind, '}')
         elif isinstance(st, n.If):
             self._emit(ind, f'if ({self._cond(st.cond)}) {{')
             self._stmt(st.then, ind + 1)
@@ -305,6 +322,9 @@ class Translator:
         if isinstance(e, n.String):
             return f'"{c_string(e.value)}"'
         if isinstance(e, n.Var):
+            if self.at_entry:
+                raise error(f"'{e.name}' has no value yet when the function is entered",
+                            e.pos, hint='@entry(...) saves target variables and numbers')
             return self._scalar_lvalue(e.name)
         if isinstance(e, n.Index):
             get = 'stp_map_get_str' if e.type == n.STRING else 'stp_map_get_long'
@@ -319,7 +339,16 @@ class Translator:
         if isinstance(e, n.Binary):
             return self._binary(e)
         if isinstance(e, n.Ternary):
+            known = self._known(e.cond)
+            if known is not None:
+                return self._expr(e.then if known else e.other)
             return f'({self._expr(e.cond)} ? {self._expr(e.then)} : {self._expr(e.other)})'
+        if isinstance(e, n.Defined):
+            return '1' if self._known(e) else '0'
+        if isinstance(e, n.Target):
+            return self._target(e)
+        if isinstance(e, n.Entry):
+            return self._entry(e)
         if isinstance(e, n.Assign):
             return self._assign(e)
         if isinstance(e, n.IncDec):
@@ -334,6 +363,66 @@ class Translator:
                 raise error('a histogram can only be printed with print()', e.pos)
             return f'stp_stat_read(c, {self._stat_ref(e.target, False)}, STP_STAT_{e.op.upper()})'
         raise error(f'{type(e).__name__} expressions are not supported yet', e.pos)
+
+    # -- target variables -----------------------------------------------------
+    def _known(self, e: n.Expr) -> Optional[bool]:
+        """The value of a condition @defined decides at translation time."""
+        if isinstance(e, n.Defined):
+            assert self.binder is not None and isinstance(e.expr, n.Target)
+            return self.binder.defined(e.expr)
+        if isinstance(e, n.Unary) and e.op == '!':
+            k = self._known(e.operand)
+            return None if k is None else not k
+        if isinstance(e, n.Binary) and e.op in ('&&', '||'):
+            a, b = self._known(e.left), self._known(e.right)
+            if e.op == '&&' and (a is False or b is False):
+                return False
+            if e.op == '||' and (a is True or b is True):
+                return True
+            if a is not None and b is not None:
+                return a and b if e.op == '&&' else a or b
+        return None
+
+    def _binder(self, e: n.Expr) -> Binder:
+        assert self.binder is not None
+        if self.binder.site is None and self.site_problem:
+            raise error(f'target variables are not available at this probe point: '
+                        f'{self.site_problem}', e.pos)
+        return self.binder
+
+    def _target(self, e: n.Target) -> str:
+        b = self._binder(e)
+        site = b.site
+        if site is not None and site.ret and not self.at_entry and \
+                e.base not in ('$return', '$$return'):
+            if e.is_string:
+                raise error(f"'{e.text()}' in a .return probe is not supported yet", e.pos,
+                            hint='print the parameters in a probe on the function entry')
+            # in a return probe, $var is its value when the function was entered
+            return self._save_at_entry(e)
+        if self.at_entry and e.base in ('$return', '$$return'):
+            raise error(f"'{e.base}' has no value when the function is entered", e.pos)
+        return b.value(e)
+
+    def _entry(self, e: n.Entry) -> str:
+        site = self._binder(e).site
+        if site is None or not site.ret:
+            raise error('@entry(...) belongs in a .return probe', e.pos)
+        return self._save_at_entry(e.expr)
+
+    def _save_at_entry(self, e: n.Expr) -> str:
+        if e.type == n.STRING:
+            raise error('@entry saves numbers: save the pointer and read the string '
+                        'at return', e.pos, hint='kernel_string(@entry($name))')
+        outer, self.at_entry = self.at_entry, True
+        try:
+            c = self._expr(e)
+        finally:
+            self.at_entry = outer
+        if outer:
+            return c
+        self.entry.append(c)
+        return f'c->entry[{len(self.entry) - 1}]'
 
     def _stat_global(self, target: n.Expr) -> str:
         return target.name if isinstance(target, n.Var) else target.array  # type: ignore
@@ -505,6 +594,15 @@ class Translator:
             return f'stp_execname({self._temp()})'
         if name in ('substr', 'text_str', 'toupper', 'tolower'):
             return f'stp_{name}({self._temp()}, {", ".join(a)})'
+        if name in ('kernel_string', 'user_string'):
+            dflt = a[1] if len(a) > 1 else 'NULL'
+            return f'stp_{name}(c, {self._temp()}, {a[0]}, {dflt}, MAXSTRINGLEN)'
+        if name in ('kernel_string_n', 'user_string_n'):
+            return (f'stp_{name[:-2]}(c, {self._temp()}, {a[0]}, NULL, '
+                    f'clamp_t(s64, {a[1]}, 0, MAXSTRINGLEN - 1) + 1)')
+        if name in READS:
+            size, signed = READS[name]
+            return f'(s64)stp_deref(c, (u64)({a[0]}), {size}, {signed})'
         if name == 'probefunc':
             return 'c->probe->func'
         if name == 'pp':
@@ -546,6 +644,10 @@ class Translator:
         return f'"{c_string("".join(c_fmt))}"', args, decls
 
 
+# kernel_long(addr) and friends: (size, signed) of a fault-safe read.
+READS = {'kernel_long': (8, 1), 'kernel_int': (4, 1), 'kernel_short': (2, 1),
+         'kernel_char': (1, 1), 'kernel_pointer': (8, 0)}
+
 # Built-ins that are one C expression over their arguments.
 CALLS = {
     'pid': 'stp_pid()', 'tid': 'stp_tid()', 'cpu': 'stp_cpu()',
@@ -567,11 +669,23 @@ CALLS = {
 }
 
 
-def translate(program: Program, script_path: Path) -> List[Handler]:
-    """Handlers of the probes, then of the script's functions."""
+def translate(program: Program, script_path: Path,
+              sites: Optional[Callable[[int], List[Tuple[object, Any, str]]]] = None
+              ) -> List[Handler]:
+    """Handlers of the probes, then of the script's functions.
+
+    A probe that reads target variables gets one handler per probe point,
+    bound to that point's DWARF: sites(probe index) gives (handler index,
+    site or None, why there is no site) for each.
+    """
     tr = Translator(program, script_path)
-    return [tr.handler(ps) for ps in program.probes] + \
-        [tr.handler(fs) for _, fs in sorted(program.functions.items())]
+    out: List[Handler] = []
+    for ps in program.probes:
+        if ps.uses_targets and sites is not None:
+            out += [tr.handler(ps, site, index, why) for index, site, why in sites(ps.index)]
+        else:
+            out.append(tr.handler(ps))
+    return out + [tr.handler(fs) for _, fs in sorted(program.functions.items())]
 
 
 def global_decls(program: Program) -> List[Dict[str, object]]:

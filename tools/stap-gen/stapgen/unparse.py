@@ -52,7 +52,28 @@ def expr(e: n.Expr, top: bool = False) -> str:
         return f'{expr(e.target)} <<< {expr(e.value)}'
     if isinstance(e, n.StatOp):
         return f'@{e.op}({", ".join(expr(a) for a in [e.target, *e.args])})'
+    if isinstance(e, n.Target):
+        return _target(e)
+    if isinstance(e, n.Entry):
+        return f'@entry({expr(e.expr)})'
+    if isinstance(e, n.Defined):
+        return f'@defined({expr(e.expr)})'
     raise AssertionError(e)
+
+
+def _target(e: n.Target) -> str:
+    if e.base == '@cast':
+        assert e.operand is not None
+        extra = f', {_str(e.module)}' if e.module else ''
+        text = f'@cast({expr(e.operand)}, {_str(e.type_name)}{extra})'
+    elif e.base == '@var':
+        text = f'@var({_str(e.type_name)})'
+    else:
+        text = e.base
+    for st in e.steps:
+        text += f'->{st.member}' if st.member is not None else f'[{expr(st.index)}]'
+    text += e.pretty
+    return f'(&{text})' if e.address_of else text
 
 
 def _block(b: n.Stmt, ind: int, out: List[str]) -> None:
