@@ -161,7 +161,8 @@ def test_target_syntax_errors(text: str, message: str) -> None:
 
 def test_target_types() -> None:
     """Plain targets are numbers (an array is its address); pretty forms are strings."""
-    assert 'expected a long' in diag('probe begin { x = "a" . $$parms; y = $p . "s" }')
+    assert '1:38: error: expected a string, but this is a long' in \
+        diag('probe begin { x = "a" . $$parms; y = $p . "s" }')
     prog = semantic.check(parser.parse(Source(
         't.stp', 'probe begin { s = $p$ . $$vars; n = $p + &$q->r }')))
     assert prog.probes[0].locals['s'].type == 'string'
