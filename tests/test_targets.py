@@ -165,7 +165,8 @@ def perf_vars(kdir: Path, func: str) -> Dict[str, str]:
 
 
 @pytest.mark.parametrize('func', ['do_sys_openat2', 'vfs_read', 'vfs_write',
-                                  'do_filp_open', 'vfs_statx'])
+                                  'do_filp_open', 'vfs_statx',
+                                  'may_create', 'proc_maps_open'])     # clones
 def test_listing_agrees_with_perf(kdir: Path, func: str) -> None:
     """-L lists the variables perf probe -V finds at the entry, with the same
     types (perf leaves out const and volatile)."""
@@ -174,3 +175,32 @@ def test_listing_agrees_with_perf(kdir: Path, func: str) -> None:
     assert theirs, f'perf found no variables in {func}'
     plain = {k: re.sub(r' (const|volatile)\b', '', v) for k, v in ours.items()}
     assert plain == theirs
+
+
+def test_inline_and_clone_instances(kdir: Path, tmp_path: Path, workload: Path) -> None:
+    """file_ppos is inlined into ksys_read/ksys_write: $file comes from each
+    inlined instance's own DWARF.  proc_maps_open exists only as a
+    .constprop clone: its $file from the clone's DWARF."""
+    placed = stapgen('-r', str(kdir), '-p2', '-e',
+                     'probe kernel.function("proc_maps_open") {}').stdout
+    assert 'pc=<proc_maps_open.constprop.' in placed
+    script = write(tmp_path, 'inline.stp', '''
+probe kernel.function("file_ppos") {
+	if (execname() == "stapgen_work")
+		printf("ppos %s\\n", kernel_string($file->f_path->dentry->d_name->name))
+}
+probe kernel.function("proc_maps_open") {
+	if (execname() == "stapgen_work")
+		printf("maps %s\\n", kernel_string($file->f_path->dentry->d_name->name))
+}
+''')
+    r = run_vm(kdir, script, f'{workload} /etc/hostname 0 /proc/self/maps 0 '
+                             '/tmp/stapgen-out 0x241', tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    names = re.findall(r'^ppos (\S+)$', r.stdout, re.M)
+    # reads of the three files (the write-only one fails after file_ppos),
+    # and the workload's own writes to its stdout
+    stdout_name = names[0]
+    assert [x for x in names if x != stdout_name] == ['hostname', 'maps', 'stapgen-out']
+    assert re.findall(r'^maps (\S+)$', r.stdout, re.M) == ['maps']
