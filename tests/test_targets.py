@@ -204,3 +204,23 @@ probe kernel.function("proc_maps_open") {
     stdout_name = names[0]
     assert [x for x in names if x != stdout_name] == ['hostname', 'maps', 'stapgen-out']
     assert re.findall(r'^maps (\S+)$', r.stdout, re.M) == ['maps']
+
+
+def test_var_reads_an_exported_global(kdir: Path, tmp_path: Path) -> None:
+    """@var("jiffies") through the export, typed from the probed file's DWARF,
+    agrees with the kernel's own get_jiffies_64(); an unexported global is
+    refused, never reached by address."""
+    script = write(tmp_path, 'var.stp', '''
+probe kernel.function("schedule_timeout") {
+	printf("jiffies %d %d\\n", @var("jiffies"), jiffies())
+	exit()
+}
+''')
+    r = run_vm(kdir, script, 'sleep 0.1', tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    ours, kernels = map(int, re.search(r'^jiffies (\d+) (\d+)$', r.stdout, re.M).groups())
+    assert 0 <= kernels - ours <= 1
+    bad = stapgen('-r', str(kdir), '-p3', '-o', '/dev/null', '-e',
+                  'probe kernel.function("do_sys_openat2") { print(@var("nr_files")) }')
+    assert bad.returncode == 1 and "'nr_files' is not exported" in bad.stderr

@@ -263,7 +263,7 @@ def _selftest(args: argparse.Namespace) -> int:
         return codegen.generate(program, probes, script, module,
                                 [tset, paths.templates_dir() / 'common'], tset.name,
                                 tree.release, syms.build_id, str(tree.objtree),
-                                dwarf=dwarf).text
+                                dwarf=dwarf, symbols=syms).text
 
     console = args.vm_console or Path(os.environ.get('TMPDIR', '/tmp')) / \
         f'stap-test-{os.getpid()}.log'
@@ -327,7 +327,8 @@ def _main(args: argparse.Namespace) -> int:
                          [tset, templates / 'common'], tset.name,
                          tree.release, build_id, str(tree.objtree), args.bufsize,
                          line_directives=not args.no_line_directives,
-                         dwarf=dwarf or symbols.Dwarf(tree.vmlinux))
+                         dwarf=dwarf or symbols.Dwarf(tree.vmlinux),
+                         symbols=syms or symbols.load(tree.vmlinux))
     if args.pass_ == 3:
         _write_text(args.output, c.text)
         return 0

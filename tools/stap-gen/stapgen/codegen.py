@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Tuple
 from . import render
 from .resolve import Resolved
 from .semantic import Program
-from .symbols import Dwarf
+from .symbols import Dwarf, SymbolTable
 from .targets import DwarfFile, Site, Unavailable
 from .translate import global_decls, translate
 
@@ -39,10 +39,11 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
              module: str, template_dirs: List[Path], template_set: str,
              kernel_release: str, build_id: str = '', kdir: str = '',
              bufsize_mb: Optional[int] = None,
-             line_directives: bool = True, dwarf: Optional[Dwarf] = None) -> ModuleSource:
+             line_directives: bool = True, dwarf: Optional[Dwarf] = None,
+             symbols: Optional[SymbolTable] = None) -> ModuleSource:
     handler_of = {r.index: str(r.handler) for r in probes}
     sites = _Sites(probes, dwarf, handler_of)
-    handlers = translate(program, script_path, sites)
+    handlers = translate(program, script_path, sites, symbols)
     entry_slots = {str(h.index): len(h.entry) for h in handlers}
     limits = dict(DEFAULT_LIMITS)
     if bufsize_mb:
@@ -63,6 +64,7 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
         'kdir': kdir,
         'limits': sorted(limits.items()),
         'handlers': handlers,
+        'exported_vars': sorted({v for h in handlers for v in h.exported}),
         'points': [{'pp': p.pp, 'func': p.func, 'handler': handler_of[p.index]}
                    for p in probes],
         'globals': global_decls(program),

@@ -583,6 +583,7 @@ class Binder:
         self.temp = temp
         self.index_c = index_c
         self.symbols = symbols
+        self.var_refs: set = set()      # exported globals @var refers to
 
     def fail(self, msg: str, pos: Pos, hint: Optional[str] = None) -> StapError:
         return error(msg, pos, hint=hint)
@@ -629,8 +630,7 @@ class Binder:
         elif e.base == '@cast':
             loc, t = self._cast(e)
         elif e.base == '@var':
-            raise self.fail('@var is not supported yet', e.pos,
-                            hint='read globals through a pointer the probed code holds')
+            loc, t = self._global(e)
         else:
             assert site is not None
             loc, t = self._variable(site, e)
@@ -659,6 +659,32 @@ class Binder:
             raise self.fail(str(u), e.pos,
                             hint=f'test for it with @defined(${name}); readable here: '
                                  f'{have or "none"}') from None
+
+    def _global(self, e: n.Target) -> Tuple[Loc, CType]:
+        """@var("name[@file]"): an exported global, by its exported name."""
+        name, _, file = e.type_name.partition('@')
+        if self.symbols is None or not self.symbols.is_exported(name):
+            raise self.fail(f"@var(\"{e.type_name}\"): '{name}' is not exported by the "
+                            'kernel', e.pos,
+                            hint='a module can only refer to exported symbols; stap-gen '
+                                 'never embeds a kernel address to reach the others')
+        site = self.site
+        if site is None:
+            raise self.fail(f'@var("{e.type_name}") needs a probe point with DWARF', e.pos,
+                            hint="its type is read from the probed function's "
+                                 'compilation unit')
+        cu_name = _name(site.cu.get_top_DIE())
+        if file and not cu_name.endswith(file):
+            raise self.fail(f'@var("{e.type_name}"): the probe point is in {cu_name}, '
+                            f'not {file}', e.pos)
+        for d in site.cu.get_top_DIE().iter_children():
+            if d.tag == 'DW_TAG_variable' and _name(d) == name and 'DW_AT_type' in d.attributes:
+                self.var_refs.add(name)
+                return Loc('mem', f'(u64)(unsigned long)stp_var_{name}'), \
+                    site.file.types.of(_type_die(d))
+        raise self.fail(f'@var("{e.type_name}"): {cu_name} does not declare {name}', e.pos,
+                        hint='the type comes from the DWARF of the probed file; probe a '
+                             'function in a file that uses it')
 
     def _cast(self, e: n.Target) -> Tuple[Loc, CType]:
         assert e.operand is not None

@@ -79,6 +79,7 @@ class Handler:
     locks: List[str]
     name: str = ''                  # script functions: the function's name
     entry: List[str] = field(default_factory=list)      # .return: values saved at entry
+    exported: List[str] = field(default_factory=list)   # kernel globals @var reads
     signature: str = ''             # ... its C prototype (without ';')
     params: List[str] = field(default_factory=list)     # ... C copy-ins
     returns_string: bool = False
@@ -100,6 +101,7 @@ class Translator:
         self.script_path = str(script_path.resolve())
         self.script_name = str(script_path)
         self.binder: Optional[Binder] = None
+        self.symbols: Any = None        # the tree's SymbolTable, for @var
         self.site_problem = ''
         self.at_entry = False
 
@@ -108,7 +110,7 @@ class Translator:
                 site_problem: str = '') -> Handler:
         """ps's body as C; with a site, bound to that probe point's variables."""
         self.s = _Scope(ps)
-        self.binder = Binder(site, self._temp, self._expr)
+        self.binder = Binder(site, self._temp, self._expr, self.symbols)
         self.site_problem = site_problem
         self.entry: List[str] = []
         self._stmt(ps.body, 1)
@@ -121,7 +123,8 @@ class Translator:
         if self.s.lines:
             self.s.lines.append('out:')     # where statements go on a script error
         h = Handler(ps.index if index is None else index,  # type: ignore[arg-type]
-                    '\n'.join(self.s.lines), decls, locks, entry=self.entry)
+                    '\n'.join(self.s.lines), decls, locks, entry=self.entry,
+                    exported=sorted(self.binder.var_refs))
         if ps.function is not None:
             string_ret = ps.ret.type == n.STRING
             decls.append('char ret[MAXSTRINGLEN]' if string_ret else 's64 retval')
@@ -670,8 +673,8 @@ CALLS = {
 
 
 def translate(program: Program, script_path: Path,
-              sites: Optional[Callable[[int], List[Tuple[object, Any, str]]]] = None
-              ) -> List[Handler]:
+              sites: Optional[Callable[[int], List[Tuple[object, Any, str]]]] = None,
+              symbols: Any = None) -> List[Handler]:
     """Handlers of the probes, then of the script's functions.
 
     A probe that reads target variables gets one handler per probe point,
@@ -679,6 +682,7 @@ def translate(program: Program, script_path: Path,
     site or None, why there is no site) for each.
     """
     tr = Translator(program, script_path)
+    tr.symbols = symbols
     out: List[Handler] = []
     for ps in program.probes:
         if ps.uses_targets and sites is not None:
