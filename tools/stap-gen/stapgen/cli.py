@@ -263,7 +263,8 @@ def _selftest(args: argparse.Namespace) -> int:
         return codegen.generate(program, probes, script, module,
                                 [tset, paths.templates_dir() / 'common'], tset.name,
                                 tree.release, syms.build_id, str(tree.objtree),
-                                dwarf=dwarf, symbols=syms).text
+                                dwarf=dwarf, symbols=syms,
+                                dwarf_index=_index_opener(tree.vmlinux, syms)).text
 
     console = args.vm_console or Path(os.environ.get('TMPDIR', '/tmp')) / \
         f'stap-test-{os.getpid()}.log'
@@ -322,13 +323,14 @@ def _main(args: argparse.Namespace) -> int:
     templates = (args.templates or paths.templates_dir()).resolve()
     tset = treemod.find_template_set(tree, templates)
     script_path = args.script or Path('<command line>')
-    build_id = (syms or symbols.load(tree.vmlinux)).build_id
+    syms = syms or symbols.load(tree.vmlinux)
+    build_id = syms.build_id
     c = codegen.generate(program, probes, script_path, module,
                          [tset, templates / 'common'], tset.name,
                          tree.release, build_id, str(tree.objtree), args.bufsize,
                          line_directives=not args.no_line_directives,
-                         dwarf=dwarf or symbols.Dwarf(tree.vmlinux),
-                         symbols=syms or symbols.load(tree.vmlinux))
+                         dwarf=dwarf or symbols.Dwarf(tree.vmlinux), symbols=syms,
+                         dwarf_index=opener or _index_opener(tree.vmlinux, syms))
     if args.pass_ == 3:
         _write_text(args.output, c.text)
         return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import render
 from .resolve import Resolved
@@ -40,9 +40,10 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
              kernel_release: str, build_id: str = '', kdir: str = '',
              bufsize_mb: Optional[int] = None,
              line_directives: bool = True, dwarf: Optional[Dwarf] = None,
-             symbols: Optional[SymbolTable] = None) -> ModuleSource:
+             symbols: Optional[SymbolTable] = None,
+             dwarf_index: Any = None) -> ModuleSource:
     handler_of = {r.index: str(r.handler) for r in probes}
-    sites = _Sites(probes, dwarf, handler_of)
+    sites = _Sites(probes, dwarf, handler_of, dwarf_index)
     handlers = translate(program, script_path, sites, symbols)
     entry_slots = {str(h.index): len(h.entry) for h in handlers}
     limits = dict(DEFAULT_LIMITS)
@@ -82,11 +83,17 @@ class _Sites:
     """The DWARF scope of each probe point whose handler reads target variables."""
 
     def __init__(self, probes: List[Resolved], dwarf: Optional[Dwarf],
-                 handler_of: Dict[int, str]) -> None:
+                 handler_of: Dict[int, str], index: Any = None) -> None:
         self.probes = probes
         self.dwarf = dwarf
+        self.index = index
         self.handler_of = handler_of
         self._file: Optional[DwarfFile] = None
+
+    def file(self) -> Optional[DwarfFile]:
+        if self._file is None and self.dwarf is not None:
+            self._file = DwarfFile(self.dwarf, self.index)
+        return self._file
 
     def __call__(self, probe: int) -> List[Tuple[object, Optional[Site], str]]:
         out: List[Tuple[object, Optional[Site], str]] = []
@@ -101,10 +108,8 @@ class _Sites:
             elif self.dwarf is None:
                 why = 'the tree has no DWARF'
             else:
-                if self._file is None:
-                    self._file = DwarfFile(self.dwarf)
                 try:
-                    site = self._file.site(r.pc, r.func, r.inline, r.func_entry,
+                    site = self.file().site(r.pc, r.func, r.inline, r.func_entry,
                                            r.kind == 'kretprobe')
                 except Unavailable as u:
                     why = str(u)

@@ -12,7 +12,8 @@ name (through DW_AT_abstract_origin/specification), entry address and
 declaration file:line; for each DW_TAG_inlined_subroutine the inlined
 function's name, its entry pc (DW_AT_entry_pc, else the low end of
 DW_AT_low_pc or DW_AT_ranges), its declaration, the call site, and the
-out-of-line function it was inlined into.
+out-of-line function it was inlined into.  For @cast, the first complete
+definition of each named struct, union, enum and typedef, by DIE offset.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from elftools.elf.elffile import ELFFile
 
 from . import paths
 
-FORMAT = 2
+FORMAT = 3
 _U64 = 1 << 64
 
 
@@ -69,6 +70,10 @@ def _attr_str(die: Any, name: str) -> Optional[str]:
         return None
     v = a.value
     return v.decode(errors='replace') if isinstance(v, bytes) else str(v)
+
+
+_TYPE_TAGS = {'DW_TAG_structure_type': 'struct ', 'DW_TAG_union_type': 'union ',
+              'DW_TAG_enumeration_type': 'enum ', 'DW_TAG_typedef': ''}
 
 
 class _CUWalker:
@@ -154,10 +159,18 @@ class _CUWalker:
             return min(starts) if starts else None
         return None
 
-    def walk(self) -> Tuple[List[tuple], List[tuple]]:
+    def walk(self) -> Tuple[List[tuple], List[tuple], List[tuple]]:
         funcs: List[tuple] = []
         inlines: List[tuple] = []
+        types: List[tuple] = []
         for die in self.top.iter_children():
+            if die.tag in _TYPE_TAGS:
+                name = _attr_str(die, 'DW_AT_name')
+                if name and 'DW_AT_declaration' not in die.attributes and \
+                        ('DW_AT_byte_size' in die.attributes or
+                         die.tag == 'DW_TAG_typedef'):
+                    types.append((_TYPE_TAGS[die.tag] + name, die.offset))
+                continue
             if die.tag != 'DW_TAG_subprogram':
                 continue
             low = die.attributes.get('DW_AT_low_pc')
@@ -168,7 +181,7 @@ class _CUWalker:
                 continue
             funcs.append((name, _s64(low.value), file, line))
             self._inlines(die, low.value, inlines)
-        return funcs, inlines
+        return funcs, inlines, types
 
     def _inlines(self, parent: Any, caller: int, out: List[tuple]) -> None:
         for die in parent.iter_children():
@@ -187,18 +200,21 @@ class _CUWalker:
                 self._inlines(die, caller, out)
 
 
-def _worker(args: Tuple[str, List[int]]) -> Tuple[List[tuple], List[tuple]]:
+def _worker(args: Tuple[str, List[int]]) -> Tuple[List[tuple], List[tuple], List[tuple]]:
     path, offsets = args
     with open(path, 'rb') as f:
         info = ELFFile(f).get_dwarf_info()
         funcs: List[tuple] = []
         inlines: List[tuple] = []
+        types: dict = {}
         for off in offsets:
             cu = info.get_CU_at(off)
-            a, b = _CUWalker(info, cu).walk()
+            a, b, t = _CUWalker(info, cu).walk()
             funcs += a
             inlines += b
-    return funcs, inlines
+            for name, die in t:
+                types.setdefault(name, die)
+    return funcs, inlines, list(types.items())
 
 
 def _cu_offsets(path: Path) -> List[int]:
@@ -221,13 +237,15 @@ def build(vmlinux: Path, db: Path, jobs: int) -> None:
         CREATE TABLE funcs (name TEXT, addr INTEGER, file TEXT, line INTEGER);
         CREATE TABLE inlines (name TEXT, entry INTEGER, file TEXT, line INTEGER,
                               call_file TEXT, call_line INTEGER, caller INTEGER);
+        CREATE TABLE types (name TEXT PRIMARY KEY, die INTEGER);
     ''')
     ctx = multiprocessing.get_context('fork')
     with ctx.Pool(jobs) as pool:
-        for done, (funcs, inlines) in enumerate(
+        for done, (funcs, inlines, types) in enumerate(
                 pool.imap_unordered(_worker, [(str(vmlinux), c) for c in chunks]), 1):
             con.executemany('INSERT INTO funcs VALUES (?,?,?,?)', funcs)
             con.executemany('INSERT INTO inlines VALUES (?,?,?,?,?,?,?)', inlines)
+            con.executemany('INSERT OR IGNORE INTO types VALUES (?,?)', types)
             if tty:
                 print(f'\r  INDEX   {done}/{len(chunks)}', end='', file=sys.stderr,
                       flush=True)
@@ -272,6 +290,12 @@ class DwarfIndex:
             'SELECT name FROM funcs WHERE name GLOB ?1 UNION '
             'SELECT name FROM inlines WHERE name GLOB ?1', (pattern,))
         return sorted(r[0] for r in rows)
+
+    def type_die(self, name: str) -> Optional[int]:
+        """The DIE offset of a complete definition of 'struct x', 'union x',
+        'enum x' or a typedef name."""
+        row = self.con.execute('SELECT die FROM types WHERE name = ?', (name,)).fetchone()
+        return row[0] if row else None
 
     def iter_all_names(self) -> Iterator[str]:
         for (name,) in self.con.execute('SELECT DISTINCT name FROM funcs'):

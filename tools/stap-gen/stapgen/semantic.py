@@ -80,6 +80,7 @@ BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
     Builtin('execname', (), n.STRING),
     Builtin('pid', (), n.LONG),
     Builtin('tid', (), n.LONG),
+    Builtin('task_current', (), n.LONG),
     Builtin('ppid', (), n.LONG),
     Builtin('uid', (), n.LONG),
     Builtin('euid', (), n.LONG),
@@ -497,7 +498,7 @@ class Checker:
 
     def _target(self, e: n.Target) -> str:
         assert self.probe is not None
-        if self.probe.function is not None:
+        if self.probe.function is not None and e.base != '@cast':
             self._err(f"'{e.text()}': target variables belong to probes, not functions",
                       e.pos, hint='pass the value to the function as an argument')
         self.probe.uses_targets = True

@@ -247,8 +247,9 @@ def _c_int(v: int) -> str:
 class DwarfFile:
     """DWARF scopes of one ELF file, with its types and call-frame info."""
 
-    def __init__(self, dwarf: Any) -> None:
+    def __init__(self, dwarf: Any, index: Optional[Callable[[], Any]] = None) -> None:
         self.dwarf = dwarf                  # symbols.Dwarf
+        self.index = index                  # opens the DwarfIndex, for types by name
         self.info = dwarf._dwarf()
         self.types = Types()
         self._loc_parser = LocationParser(self.info.location_lists()) if self.info else None
@@ -334,6 +335,13 @@ class DwarfFile:
             if found is not None:
                 return found
         return None
+
+    def named_type(self, name: str) -> Optional[CType]:
+        """A complete type of that name anywhere in the file ('struct x', a typedef)."""
+        if self.index is None or self.info is None:
+            return None
+        off = self.index().type_die(name)
+        return self.types.of(self.info.get_DIE_from_refaddr(off)) if off is not None else None
 
     # -- call frame information: the CFA at a pc ---------------------------------------
     def cfa(self, pc: int) -> str:
@@ -578,8 +586,11 @@ class Binder:
     """Target expressions of one probe point, as C."""
 
     def __init__(self, site: Optional[Site], temp: Callable[[], str],
-                 index_c: Callable[[n.Expr], str], symbols: Any = None) -> None:
+                 index_c: Callable[[n.Expr], str], symbols: Any = None,
+                 file: Optional[DwarfFile] = None) -> None:
         self.site = site
+        self.file = site.file if site is not None else file
+        self.types = self.file.types if self.file is not None else Types()
         self.temp = temp
         self.index_c = index_c
         self.symbols = symbols
@@ -698,28 +709,28 @@ class Binder:
         return Loc('mem', f'(u64)({addr})'), t
 
     def _find_type(self, name: str, e: n.Target) -> CType:
+        """The type, from the probed function's unit first, then from any unit."""
+        name = ' '.join(name.split())
         kind, _, tag_name = name.partition(' ')
         tags = {'struct': ('DW_TAG_structure_type',), 'union': ('DW_TAG_union_type',),
                 'enum': ('DW_TAG_enumeration_type',)}.get(kind)
         if tags is None:
-            tags, tag_name = ('DW_TAG_structure_type', 'DW_TAG_union_type',
-                              'DW_TAG_typedef', 'DW_TAG_base_type'), name
-        if self.site is None:
-            raise self.fail(f'@cast to "{name}" needs a probe point with DWARF', e.pos,
-                            hint='types are looked up in the compilation unit of the '
-                                 'probed function')
-        for d in self.site.cu.get_top_DIE().iter_children():
-            if d.tag in tags and _name(d) == tag_name and \
-                    'DW_AT_declaration' not in d.attributes:
-                return self.site.file.types.of(d)
-        raise self.fail(f'no type "{name}" in the DWARF of {self.site.func}\'s '
-                        'compilation unit', e.pos,
+            tags, tag_name = ('DW_TAG_typedef', 'DW_TAG_base_type'), name
+        if self.site is not None:
+            for d in self.site.cu.get_top_DIE().iter_children():
+                if d.tag in tags and _name(d) == tag_name and \
+                        'DW_AT_declaration' not in d.attributes:
+                    return self.types.of(d)
+        found = self.file.named_type(name) if self.file is not None else None
+        if found is not None:
+            return found
+        raise self.fail(f'no complete type "{name}" in the DWARF of the kernel', e.pos,
                         hint='write the type as the C source names it, e.g. '
-                             '"struct task_struct"; it must be complete in that file')
+                             '"struct task_struct"')
 
     def _step(self, loc: Loc, t: CType, st: n.Step, e: n.Target
               ) -> Tuple[Loc, CType, Tuple[int, int]]:
-        types = (self.site.file.types if self.site else Types())
+        types = self.types
         if st.member is not None:
             if t.kind == 'pointer' and t.target is not None and t.target.composite:
                 base = Loc('mem', f'(u64){self._scalar(loc, t, e)}')
@@ -820,7 +831,7 @@ class Binder:
             if not (e.pretty and (expand or deep) and depth < 3) or loc.kind != 'mem':
                 return '{...}', []
             fmts, args = [], []
-            members = self.site.file.types.members(t) if self.site else []
+            members = self.types.members(t)
             for m in members[:MAX_PRETTY_MEMBERS]:
                 if m.bit_size:
                     val = (f'(s64)stp_bitfield(c, ({loc.c} + {m.offset}), {m.bit_offset}, '

@@ -63,7 +63,7 @@ def has_effects(e: n.Node) -> bool:
 # Built-ins whose call changes nothing the script can see.
 PURE = {'pid', 'tid', 'ppid', 'uid', 'euid', 'gid', 'egid', 'cpu', 'execname',
         'probefunc', 'pp', 'strlen', 'isinstr', 'substr', 'text_str', 'toupper',
-        'tolower', 'jiffies', 'sprint', 'sprintf', 'strtol'}
+        'tolower', 'jiffies', 'sprint', 'sprintf', 'strtol', 'task_current'}
 
 
 def global_c_name(name: str) -> str:
@@ -102,6 +102,7 @@ class Translator:
         self.script_name = str(script_path)
         self.binder: Optional[Binder] = None
         self.symbols: Any = None        # the tree's SymbolTable, for @var
+        self.dwarf_file: Optional[Callable[[], Any]] = None    # for @cast anywhere
         self.site_problem = ''
         self.at_entry = False
 
@@ -110,7 +111,8 @@ class Translator:
                 site_problem: str = '') -> Handler:
         """ps's body as C; with a site, bound to that probe point's variables."""
         self.s = _Scope(ps)
-        self.binder = Binder(site, self._temp, self._expr, self.symbols)
+        self.binder = Binder(site, self._temp, self._expr, self.symbols,
+                             self.dwarf_file() if self.dwarf_file else None)
         self.site_problem = site_problem
         self.entry: List[str] = []
         self._stmt(ps.body, 1)
@@ -388,7 +390,8 @@ class Translator:
 
     def _binder(self, e: n.Expr) -> Binder:
         assert self.binder is not None
-        if self.binder.site is None and self.site_problem:
+        casts = isinstance(e, n.Target) and e.base == '@cast'
+        if self.binder.site is None and self.site_problem and not casts:
             raise error(f'target variables are not available at this probe point: '
                         f'{self.site_problem}', e.pos)
         return self.binder
@@ -654,6 +657,7 @@ READS = {'kernel_long': (8, 1), 'kernel_int': (4, 1), 'kernel_short': (2, 1),
 # Built-ins that are one C expression over their arguments.
 CALLS = {
     'pid': 'stp_pid()', 'tid': 'stp_tid()', 'cpu': 'stp_cpu()',
+    'task_current': '(s64)(unsigned long)current',
     'ppid': '(s64)task_ppid_nr(current)',
     'uid': '(s64)from_kuid_munged(&init_user_ns, current_uid())',
     'euid': '(s64)from_kuid_munged(&init_user_ns, current_euid())',
@@ -683,6 +687,7 @@ def translate(program: Program, script_path: Path,
     """
     tr = Translator(program, script_path)
     tr.symbols = symbols
+    tr.dwarf_file = getattr(sites, 'file', None)
     out: List[Handler] = []
     for ps in program.probes:
         if ps.uses_targets and sites is not None:
