@@ -45,6 +45,10 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
     ap.add_argument('-m', dest='module', metavar='NAME', help='module name')
     ap.add_argument('-c', dest='command', metavar='CMD',
                     help='run CMD and stop the script when it exits')
+    ap.add_argument('-x', dest='target', type=int, metavar='PID',
+                    help="target() is PID (on the live kernel)")
+    ap.add_argument('--cleanup', action='store_true',
+                    help='stop and unload stap-gen modules a killed run left loaded')
     ap.add_argument('-o', dest='output', type=Path, metavar='FILE',
                     help='write the output (or the C with -p3) to FILE')
     ap.add_argument('-v', dest='verbose', action='count', default=0)
@@ -272,6 +276,15 @@ def _selftest(args: argparse.Namespace) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    if args.cleanup:
+        from . import runner
+        try:
+            runner.cleanup(err=sys.stderr.buffer)
+        except (runner.RunError, OSError) as e:
+            raise error(f'--cleanup: {e}', hint='it needs root') from None
+        return 0
+    if args.target is not None and args.vm:
+        raise error('-x PID names a process of the live kernel; with --vm use -c CMD')
     if args.listing or args.listing_vars:
         return _list(args)
     if args.check:
@@ -380,7 +393,8 @@ def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path,
         from . import runner
         _check_live_kernel(tree)
         try:
-            return runner.run(ko, args.command, out, args.timeout, params=params)
+            return runner.run(ko, args.command, out, args.timeout, params=params,
+                              target=args.target)
         except runner.RunError as e:
             raise error(str(e)) from None
     finally:

@@ -74,6 +74,7 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
         'timers': of_kind('timer'),
         'begin_probes': [p.index for p in of_kind('begin')],
         'end_probes': [p.index for p in of_kind('end')],
+        'error_probes': [p.index for p in of_kind('error')],
     }
     text = render.render(template_dirs, 'module.c.j2', context, line_directives)
     return ModuleSource(module, text)

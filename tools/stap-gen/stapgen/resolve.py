@@ -27,7 +27,7 @@ from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable, entry_name
 class Resolved:
     """One probe point, placed."""
     handler: int            # index of the script probe whose body runs
-    kind: str               # 'begin', 'end', 'kprobe', 'kretprobe', 'timer'
+    kind: str               # 'begin', 'end', 'error', 'kprobe', 'kretprobe', 'timer'
     pp: str                 # what pp() returns and -p2 prints
     func: str = ''          # probefunc()
     symbol: str = ''        # the kprobe's anchor: unique in kallsyms
@@ -120,7 +120,7 @@ class Resolver:
     def _point(self, handler: int, pp: n.ProbePoint) -> List[Resolved]:
         comps = pp.components
         names = [c.name for c in comps]
-        if names in (['begin'], ['end']):
+        if names in (['begin'], ['end'], ['error']):
             self._no_arg(comps[0])
             return [Resolved(handler, names[0], names[0])]
         if names[0] == 'timer' and len(comps) == 2 and names[1] in ('ms', 's'):

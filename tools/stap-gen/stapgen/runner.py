@@ -17,6 +17,7 @@ import argparse
 import ctypes
 import errno
 import os
+import re
 import select
 import signal
 import struct
@@ -73,6 +74,26 @@ def unload_module(name: str) -> None:
             raise RunError(f'cannot unload {name}: {os.strerror(e)}')
         time.sleep(0.05)
     raise RunError(f'cannot unload {name}: still busy')
+
+
+def cleanup(name: Optional[str] = None, err: Optional[BinaryIO] = None) -> List[str]:
+    """Stop and unload stap-gen modules a killed run left loaded (all of
+    them, or the one called name).  A module is ours if it has a
+    /proc/stapgen_NAME directory."""
+    done = []
+    for d in sorted(Path('/proc').glob('stapgen_*')):
+        mod = d.name[len('stapgen_'):]
+        if name is not None and mod != name:
+            continue
+        try:
+            (d / 'control').write_text('stop\n')
+        except OSError:
+            pass
+        unload_module(mod)
+        done.append(mod)
+        if err is not None:
+            err.write(f'stap-gen: unloaded {mod}, left loaded by an earlier run\n'.encode())
+    return done
 
 
 def module_name(ko: Path) -> str:
@@ -132,13 +153,16 @@ class Session:
 
 
 def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float],
-        err: Optional[BinaryIO] = None, params: str = '') -> int:
+        err: Optional[BinaryIO] = None, params: str = '',
+        target: Optional[int] = None) -> int:
     """Load ko, run command (if any), stream output, stop, unload.
 
+    target() is the command's pid, or target when given (-x PID).
     Returns 0 when the script ran and stopped cleanly, 1 on script errors.
     """
     err = err or sys.stderr.buffer
     name = module_name(ko)
+    cleanup(name, err)          # the same script, from a run that was killed
     stop_signal: List[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -152,9 +176,17 @@ def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float
         # As stap does: the command's process exists before the module
         # loads (so its pid is known) and runs CMD once the script started.
         wait_r, go = os.pipe()
-        child = subprocess.Popen(['/bin/sh', '-c', 'read -r _; exec </dev/null; eval "$0"',
-                                  command], stdin=wait_r)
+        # A simple command replaces the shell (exec), so target() is its pid,
+        # as with stap; a list or pipeline runs under the shell, target().
+        run_it = 'eval "$0"' if re.search(r'[;&|()`\n]', command) else 'eval "exec $0"'
+        # (stdin stays the pipe, which is at EOF once "go" is read: an open
+        # of /dev/null here would be the first thing a probe saw target() do)
+        child = subprocess.Popen(['/bin/sh', '-c', f'read -r _; {run_it}', command],
+                                 stdin=wait_r)
         os.close(wait_r)
+        target = child.pid
+    if target is not None:
+        params = f'{params} stp_target={target}'.strip()
     try:
         load_module(ko, params)
     except BaseException:
@@ -238,10 +270,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument('--preload', type=Path, action='append', default=[],
                     help='load this module first (and unload it after)')
     ap.add_argument('--params', default='', help='module parameters (-G NAME=VALUE)')
+    ap.add_argument('-x', dest='target', type=int, metavar='PID', help="target()'s value")
+    ap.add_argument('--cleanup', action='store_true',
+                    help='stop and unload stap-gen modules left loaded, then exit')
     ap.add_argument('--jobs', type=Path,
                     help='run the modules a JSON list describes, one after another: '
                          '[{"module", "command", "timeout", "output", "messages", "rc"}]')
     args = ap.parse_args(argv)
+    if args.cleanup:
+        cleanup(err=sys.stderr.buffer)
+        return 0
     if args.jobs:
         return run_jobs(args.jobs)
     if args.module is None:
@@ -252,7 +290,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         for ko in args.preload:
             load_module(ko)
             loaded.append(module_name(ko))
-        return run(args.module, args.command, out, args.timeout, params=args.params)
+        return run(args.module, args.command, out, args.timeout, params=args.params,
+                   target=args.target)
     except (RunError, OSError) as e:
         print(f'stap-gen: error: {e}', file=sys.stderr)
         return 1

@@ -81,6 +81,7 @@ BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
     Builtin('pid', (), n.LONG),
     Builtin('tid', (), n.LONG),
     Builtin('task_current', (), n.LONG),
+    Builtin('target', (), n.LONG),
     Builtin('ppid', (), n.LONG),
     Builtin('uid', (), n.LONG),
     Builtin('euid', (), n.LONG),

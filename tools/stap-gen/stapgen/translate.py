@@ -63,7 +63,7 @@ def has_effects(e: n.Node) -> bool:
 # Built-ins whose call changes nothing the script can see.
 PURE = {'pid', 'tid', 'ppid', 'uid', 'euid', 'gid', 'egid', 'cpu', 'execname',
         'probefunc', 'pp', 'strlen', 'isinstr', 'substr', 'text_str', 'toupper',
-        'tolower', 'jiffies', 'sprint', 'sprintf', 'strtol', 'task_current'}
+        'tolower', 'jiffies', 'sprint', 'sprintf', 'strtol', 'task_current', 'target'}
 
 
 def global_c_name(name: str) -> str:
@@ -658,6 +658,7 @@ READS = {'kernel_long': (8, 1), 'kernel_int': (4, 1), 'kernel_short': (2, 1),
 CALLS = {
     'pid': 'stp_pid()', 'tid': 'stp_tid()', 'cpu': 'stp_cpu()',
     'task_current': '(s64)(unsigned long)current',
+    'target': '(s64)stp_target',
     'ppid': '(s64)task_ppid_nr(current)',
     'uid': '(s64)from_kuid_munged(&init_user_ns, current_uid())',
     'euid': '(s64)from_kuid_munged(&init_user_ns, current_euid())',
