@@ -141,7 +141,7 @@ def _load_params(args: argparse.Namespace, program: Optional[semantic.Program]) 
     return ' '.join(out)
 
 
-def _needs_kprobes(probes: List[Resolved]) -> List[tuple]:
+def _needs_config(probes: List[Resolved]) -> List[tuple]:
     need = [('CONFIG_MODULES', 'stap-gen builds a loadable module'),
             ('CONFIG_MODULE_UNLOAD', 'the module is unloaded when the script stops')]
     kinds = {p.kind for p in probes}
@@ -149,6 +149,9 @@ def _needs_kprobes(probes: List[Resolved]) -> List[tuple]:
         need.append(('CONFIG_KPROBES', 'kernel.function probes are kprobes'))
     if 'kretprobe' in kinds:
         need.append(('CONFIG_KRETPROBES', '.return probes are kretprobes'))
+    if 'tracepoint' in kinds:
+        need.append(('CONFIG_TRACEPOINTS', 'kernel.trace probes join the kernel\'s '
+                     'tracepoints'))
     return need
 
 
@@ -191,13 +194,17 @@ def _list(args: argparse.Namespace) -> int:
         for pp in sorted({p.pp for p in found}):
             print(pp)
         return 0
-    from .targets import DwarfFile, Unavailable, type_list
+    from .targets import DwarfFile, TraceSite, Unavailable, type_list
     tf = DwarfFile(dwarf)
     lines = set()
     for p in found:
         text = p.pp
         try:
-            site = tf.site(p.pc, p.func, p.inline, p.func_entry, p.pp.endswith('.return'))
+            if p.kind == 'tracepoint':
+                site = TraceSite(tf.site(p.pc, '__traceiter_' + p.func, False, p.pc), p.func)
+            else:
+                site = tf.site(p.pc, p.func, p.inline, p.func_entry,
+                               p.pp.endswith('.return'))
             text += ' ' + type_list(site)
         except Unavailable:
             pass
@@ -325,7 +332,7 @@ def _main(args: argparse.Namespace) -> int:
     probes = Resolver(syms, dwarf, args.verbose, opener,
                       tree.objtree if tree else None, args.guru).resolve(script)
     if tree is not None:
-        tree.require(_needs_kprobes(probes))
+        tree.require(_needs_config(probes))
     if args.pass_ == 2:
         for p in probes:
             print(p.describe(verbose=args.verbose > 0))

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import render
+from .diag import error
 from .resolve import Resolved
 from .semantic import Program
 from .symbols import Dwarf, SymbolTable
-from .targets import DwarfFile, Site, Unavailable
+from .targets import DwarfFile, Site, TraceSite, Unavailable
 from .translate import global_decls, translate
 
 # Run-time limits (SystemTap's names), each overridable with -D NAME=VALUE.
@@ -72,12 +73,23 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
         'kprobes': [_kprobe(p, handler_of, entry_slots) for p in of_kind('kprobe')],
         'kretprobes': [_kprobe(p, handler_of, entry_slots) for p in of_kind('kretprobe')],
         'timers': of_kind('timer'),
+        'tracepoints': [_tracepoint(p, sites) for p in of_kind('tracepoint')],
         'begin_probes': [p.index for p in of_kind('begin')],
         'end_probes': [p.index for p in of_kind('end')],
         'error_probes': [p.index for p in of_kind('error')],
     }
     text = render.render(template_dirs, 'module.c.j2', context, line_directives)
     return ModuleSource(module, text)
+
+
+def _tracepoint(p: Resolved, sites: '_Sites') -> Dict[str, object]:
+    """The probe function's C prototype, from __traceiter_NAME's DWARF."""
+    try:
+        proto = sites.trace_site(p).prototype()
+    except Unavailable as u:
+        raise error(f'{p.pp}: {u}') from None
+    return {'name': p.func, 'probe_index': p.index,
+            'params': [t for t, _ in proto], 'args': [a for _, a in proto] or ['0']}
 
 
 class _Sites:
@@ -96,6 +108,12 @@ class _Sites:
             self._file = DwarfFile(self.dwarf, self.index)
         return self._file
 
+    def trace_site(self, r: Resolved) -> TraceSite:
+        f = self.file()
+        if f is None:
+            raise Unavailable('the tree has no DWARF')
+        return TraceSite(f.site(r.pc, '__traceiter_' + r.func, False, r.pc), r.func)
+
     def __call__(self, probe: int) -> List[Tuple[object, Optional[Site], str]]:
         out: List[Tuple[object, Optional[Site], str]] = []
         for r in self.probes:
@@ -103,7 +121,12 @@ class _Sites:
                 continue
             key = self.handler_of[r.index] = f'{probe}_{r.index}'
             site, why = None, ''
-            if r.kind not in ('kprobe', 'kretprobe') or not r.pc:
+            if r.kind == 'tracepoint':
+                try:
+                    site = self.trace_site(r)
+                except Unavailable as u:
+                    why = str(u)
+            elif r.kind not in ('kprobe', 'kretprobe') or not r.pc:
                 why = (f'{r.pp} is not in code with DWARF (target variables work in '
                        'kernel.function and kernel.statement probes)')
             elif self.dwarf is None:

@@ -27,7 +27,7 @@ from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable, entry_name
 class Resolved:
     """One probe point, placed."""
     handler: int            # index of the script probe whose body runs
-    kind: str               # 'begin', 'end', 'error', 'kprobe', 'kretprobe', 'timer'
+    kind: str               # begin end error kprobe kretprobe timer tracepoint
     pp: str                 # what pp() returns and -p2 prints
     func: str = ''          # probefunc()
     symbol: str = ''        # the kprobe's anchor: unique in kallsyms
@@ -151,9 +151,12 @@ class Resolver:
             return self._absolute(handler, comps[1])
         if names[0] == 'kernel' and len(comps) == 2 and names[1] == 'statement':
             return self._statement(handler, comps[1], 'kernel.statement')
+        if names[0] == 'kernel' and len(comps) == 2 and names[1] == 'trace':
+            return self._trace(handler, comps[1])
         raise error(f"unknown probe point '{pp}'", pp.pos,
-                    hint='supported: begin, end, kernel.function("PATTERN")[.SUFFIX], '
-                         'kernel.statement("F@FILE:LINE"), module("M").function("F"), '
+                    hint='supported: begin, end, error, kernel.function("PATTERN")[.SUFFIX], '
+                         'kernel.statement("F@FILE:LINE"), kernel.trace("[GROUP:]NAME"), '
+                         'module("M").function("F"), '
                          'kprobe.function("SYMBOL"), kprobe.module("M").function("F"), '
                          'timer.ms(N), timer.s(N)')
 
@@ -408,6 +411,49 @@ class Resolver:
         if base is None:
             base = self._host_anchors[host.addr] = self.symbols.anchor(host.addr)
         return base[0], base[1] + (addr - host.addr)
+
+    # -- kernel.trace("[GROUP:]NAME") ---------------------------------------------------
+    def _trace(self, handler: int, comp: n.Component) -> List[Resolved]:
+        """A tracepoint, registered by name at load time.
+
+        The tree says which exist (a __tracepoint_NAME symbol each) and what
+        they pass (the parameters of __traceiter_NAME in DWARF).  The group
+        is the name of the header under include/trace/events/ that defines
+        the event (sched for sched_switch, syscalls for sys_enter).
+        """
+        spec = comp.arg
+        if not isinstance(spec, str) or not spec:
+            raise error('kernel.trace needs a tracepoint name in quotes, '
+                        'optionally with its group: "sched:sched_switch"', comp.pos)
+        group_pat, _, name_pat = spec.rpartition(':')
+        syms = self._syms(comp.pos)
+        index = self.index()
+        out: List[Resolved] = []
+        names = []
+        for full in syms.names_with_prefix('__tracepoint_'):
+            name = full[len('__tracepoint_'):]
+            names.append(name)
+            if not any(fnmatch.fnmatchcase(name, p) for p in expand_braces(name_pat)):
+                continue
+            it = index.functions('__traceiter_' + name) if index is not None else []
+            if not it:
+                if self.verbose:
+                    print(f'stap-gen: tracepoint {name} has no DWARF for its arguments; '
+                          'skipped', file=sys.stderr)
+                continue
+            group = Path(it[0].file).stem
+            if group_pat and not any(fnmatch.fnmatchcase(group, p)
+                                     for p in expand_braces(group_pat)):
+                continue
+            out.append(Resolved(handler, 'tracepoint', f'kernel.trace("{group}:{name}")',
+                                func=name, pc=it[0].addr, func_entry=it[0].addr,
+                                why=f'__traceiter_{name} in {it[0].file}'))
+        if not out:
+            near = close_matches(name_pat, names)
+            raise error(f'no tracepoint matches "{spec}"', comp.pos,
+                        hint=f"did you mean {', '.join(near)}?" if near else
+                        "list them with -l 'kernel.trace(\"*\")'")
+        return out
 
     # -- kernel.statement(ADDR).absolute (guru mode) ----------------------------------
     def _absolute(self, handler: int, comp: n.Component) -> List[Resolved]:

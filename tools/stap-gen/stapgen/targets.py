@@ -570,6 +570,39 @@ class Site:
         return Loc('value', '(' + ' | '.join(parts) + ')')
 
 
+class TraceSite(Site):
+    """A tracepoint's arguments: __traceiter_NAME's parameters after __data,
+    passed to the probe function and kept in c->tp_args."""
+
+    def __init__(self, inner: Site, name: str) -> None:
+        super().__init__(inner.file, inner.cu, inner.sub, inner.scopes, inner.pc,
+                         f'tracepoint {name}', False, False)
+        params = [v for v in inner.variables() if v.is_param]
+        self._vars = params[1:]         # params[0] is void *__data
+
+    def location(self, v: Variable) -> Loc:
+        assert self._vars is not None
+        return Loc('value', f'c->tp_args[{self._vars.index(v)}]')
+
+    def prototype(self) -> List[Tuple[str, str]]:
+        """(C parameter type, conversion of aN to u64) for each argument."""
+        out = []
+        for i, v in enumerate(self.variables()):
+            t = v.ctype
+            if t.kind == 'pointer' or t.kind == 'array':
+                out.append(('const void *', f'(u64)(unsigned long)a{i}'))
+            elif t.kind in ('base', 'enum') and t.size in (1, 2, 4, 8):
+                if t.name.endswith('_Bool') or t.name.endswith('bool'):
+                    ctype = '_Bool'
+                else:
+                    ctype = f'{"s" if t.signed else "u"}{t.size * 8}'
+                out.append((ctype, f'(u64)a{i}'))
+            else:
+                raise Unavailable(f'{self.func} passes ${v.name} as {t.name}, which a '
+                                  'probe cannot take')
+        return out
+
+
 # -- target expressions ------------------------------------------------------------
 
 @dataclass

@@ -1,0 +1,64 @@
+"""The runtime under QEMU: tracepoints, target(), and the kernel surviving
+what a script does.  Expected values come from the workload's own account
+or from the tree (its headers and syscall table), never from the kit."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import assert_healthy, run_vm, stapgen, write
+from test_targets import workload  # noqa: F401  (the fixture)
+
+
+def tree_define(kdir: Path, header: str, name: str) -> int:
+    m = re.search(rf'^#define\s+{name}\s+(0x[0-9a-fA-F]+|\d+)',
+                  (kdir / header).read_text(), re.M)
+    assert m, f'{name} not in {header}'
+    return int(m.group(1), 0)
+
+
+def syscall_nr(kdir: Path, name: str) -> int:
+    table = (kdir / 'arch/x86/entry/syscalls/syscall_64.tbl').read_text()
+    m = re.search(rf'^(\d+)\s+(common|64)\s+{name}\s', table, re.M)
+    assert m, name
+    return int(m.group(1))
+
+
+def test_tracepoints(kdir: Path, tmp_path: Path, workload: Path) -> None:  # noqa: F811
+    """kernel.trace probes with their TP_PROTO arguments typed from DWARF:
+    sys_enter's $id counts the workload's openat calls; sched_switch's
+    $prev ends with the workload leaving the CPU as TASK_DEAD."""
+    listed = stapgen('-r', str(kdir), '-L', 'kernel.trace("sched:sched_switch")')
+    assert listed.returncode == 0, listed.stderr
+    assert '$prev:struct task_struct* $next:struct task_struct*' in listed.stdout
+    script = write(tmp_path, 'tp.stp', '''
+probe kernel.trace("sched:sched_switch") {
+	if ($prev->pid == target())
+		printf("switch %s %d\\n", kernel_string($prev->comm), $prev_state)
+}
+probe kernel.trace("sys_enter") {
+	if (pid() == target())
+		printf("syscall %d\\n", $id)
+}
+''')
+    r = run_vm(kdir, script, f'{workload} /etc/hostname 0 /proc/version 0 /nonexistent 0',
+               tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    calls = [int(x) for x in re.findall(r'^syscall (\d+)$', r.stdout, re.M)]
+    opens = len(re.findall(r'^workload open ', r.stdout, re.M))
+    assert opens == 3
+    assert calls.count(syscall_nr(kdir, 'openat')) == opens, calls
+    assert calls[-1] == syscall_nr(kdir, 'exit_group'), calls
+    switches = re.findall(r'^switch (\S+) (\d+)$', r.stdout, re.M)
+    assert {name for name, _ in switches} <= {'sh', 'stapgen_work'}
+    assert switches[-1] == ('stapgen_work',
+                            str(tree_define(kdir, 'include/linux/sched.h', 'TASK_DEAD')))
+
+
+def test_no_such_tracepoint(kdir: Path) -> None:
+    r = stapgen('-r', str(kdir), '-p2', '-e', 'probe kernel.trace("sched_swich") {}')
+    assert r.returncode == 1
+    assert 'no tracepoint matches "sched_swich"' in r.stderr
+    assert 'did you mean sched_switch' in r.stderr
