@@ -62,3 +62,31 @@ def test_no_such_tracepoint(kdir: Path) -> None:
     assert r.returncode == 1
     assert 'no tracepoint matches "sched_swich"' in r.stderr
     assert 'did you mean sched_switch' in r.stderr
+
+
+def test_backtrace_symbolized_from_the_tree(kdir: Path, tmp_path: Path,
+                                            workload: Path) -> None:  # noqa: F811
+    """print_backtrace() in a probe on vfs_read shows the read(2) path, the
+    probed function first; each caller's file:line is the line of the tree's
+    source that makes the call."""
+    script = write(tmp_path, 'bt.stp', '''
+probe kernel.function("vfs_read") {
+	if (execname() == "stapgen_work") {
+		print_backtrace()
+		printf("caller %s\\n", caller())
+		exit()
+	}
+}
+''')
+    r = run_vm(kdir, script, f'{workload} /etc/hostname 0', tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    frames = re.findall(r'^ 0x[0-9a-f]+ : (\w+)\+0x[0-9a-f]+(?:/0x[0-9a-f]+)? \[kernel\]'
+                        r'(?: \((\S+):(\d+)\))?$', r.stdout, re.M)
+    names = [f[0] for f in frames]
+    assert names[:2] == ['vfs_read', 'ksys_read'], r.stdout
+    assert 'do_syscall_64' in names
+    _, file, line = frames[1]
+    source = (kdir / file).read_text().splitlines()[int(line) - 1]
+    assert 'vfs_read(' in source, (file, line, source)
+    assert re.search(r'^caller ksys_read\+0x[0-9a-f]+/0x[0-9a-f]+$', r.stdout, re.M)

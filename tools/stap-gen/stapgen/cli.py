@@ -13,7 +13,7 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from . import dwarfindex, parser, paths, semantic, symbols, tree as treemod
 from .diag import Source, StapError, error
@@ -381,7 +381,9 @@ def _write_text(path: Optional[Path], text: str) -> None:
 
 def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path,
          params: str = '') -> int:
-    out = args.output.open('wb') if args.output else sys.stdout.buffer
+    from .symbolize import ExpandingWriter
+    raw = args.output.open('wb') if args.output else sys.stdout.buffer
+    out: Any = ExpandingWriter(raw, tree.vmlinux)      # backtraces, symbolized
     try:
         if args.vm:
             from . import vm
@@ -405,8 +407,9 @@ def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path,
         except runner.RunError as e:
             raise error(str(e)) from None
     finally:
+        out.finish()
         if args.output:
-            out.close()
+            raw.close()
 
 
 def _check_live_kernel(tree: treemod.KernelTree) -> None:

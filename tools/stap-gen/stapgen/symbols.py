@@ -151,6 +151,12 @@ class SymbolTable:
                 return why
         return None
 
+    def symbol_before(self, addr: int) -> Optional[Symbol]:
+        """The nearest symbol at or before addr, of any type (entry code
+        such as entry_SYSCALL_64 has no function symbol)."""
+        got = self._symbols('WHERE addr <= ? ORDER BY addr DESC LIMIT 1', (_s64(addr),))
+        return got[0] if got else None
+
     def function_at(self, addr: int) -> Optional[Symbol]:
         if self._funcs is not None:         # bulk work loaded the table: bisect
             i = bisect.bisect_right(self._func_addrs, addr) - 1

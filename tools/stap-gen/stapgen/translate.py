@@ -600,6 +600,12 @@ class Translator:
             return f'stp_execname({self._temp()})'
         if name in ('substr', 'text_str', 'toupper', 'tolower'):
             return f'stp_{name}({self._temp()}, {", ".join(a)})'
+        if name in ('backtrace', 'sprint_backtrace', 'caller'):
+            return f'stp_{name}(c, {self._temp()})'
+        if name == 'print_backtrace':
+            return f'stp_printf(c, "%s", stp_sprint_backtrace(c, {self._temp()}))'
+        if name == 'caller_addr':
+            return 'stp_caller_addr(c)'
         if name in ('kernel_string', 'user_string'):
             dflt = a[1] if len(a) > 1 else 'NULL'
             return f'stp_{name}(c, {self._temp()}, {a[0]}, {dflt}, MAXSTRINGLEN)'
