@@ -90,3 +90,40 @@ probe kernel.function("vfs_read") {
     source = (kdir / file).read_text().splitlines()[int(line) - 1]
     assert 'vfs_read(' in source, (file, line, source)
     assert re.search(r'^caller ksys_read\+0x[0-9a-f]+/0x[0-9a-f]+$', r.stdout, re.M)
+
+
+def test_timers_fire_at_their_periods(kdir: Path, tmp_path: Path) -> None:
+    """timer.hz/jiffies/us fire as often as their periods say over the run
+    (HZ from the tree's .config); timer.profile fires on every CPU."""
+    hz_config = int(re.search(r'^CONFIG_HZ=(\d+)$', (kdir / '.config').read_text(),
+                              re.M).group(1))
+    script = write(tmp_path, 'timers.stp', '''
+global prof, hz, jif, us, t0
+probe begin { t0 = gettimeofday_ns() }
+probe timer.profile { prof[cpu()]++ }
+probe timer.hz(100) { hz++ }
+probe timer.jiffies(2) { jif++ }
+probe timer.us(2000) { us++ }
+probe timer.ms(1500) { exit() }
+probe end {
+	printf("elapsed_ms %d\\n", (gettimeofday_ns() - t0) / 1000000)
+	printf("hz %d jiffies %d us %d\\n", hz, jif, us)
+	foreach (c in prof+) printf("profile %d %d\\n", c, prof[c])
+}
+''')
+    r = run_vm(kdir, script, None, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    seconds = int(re.search(r'^elapsed_ms (\d+)$', r.stdout, re.M).group(1)) / 1000
+    hz, jif, us = map(int, re.search(r'^hz (\d+) jiffies (\d+) us (\d+)$',
+                                     r.stdout, re.M).groups())
+    profile = dict(re.findall(r'^profile (\d+) (\d+)$', r.stdout, re.M))
+
+    def near(got: int, want: float) -> bool:
+        return 0.7 * want <= got <= 1.1 * want + 1
+
+    assert near(hz, 100 * seconds), (hz, seconds)
+    assert near(jif, hz_config / 2 * seconds), (jif, seconds)
+    assert near(us, 500 * seconds), (us, seconds)
+    assert sorted(profile) == ['0', '1']            # the guest has two CPUs
+    assert all(near(int(n), hz_config * seconds) for n in profile.values()), profile

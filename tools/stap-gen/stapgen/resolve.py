@@ -27,7 +27,7 @@ from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable, entry_name
 class Resolved:
     """One probe point, placed."""
     handler: int            # index of the script probe whose body runs
-    kind: str               # begin end error kprobe kretprobe timer tracepoint
+    kind: str               # begin end error kprobe kretprobe timer profile tracepoint
     pp: str                 # what pp() returns and -p2 prints
     func: str = ''          # probefunc()
     symbol: str = ''        # the kprobe's anchor: unique in kallsyms
@@ -38,6 +38,7 @@ class Resolved:
     maxactive: int = 0      # kretprobe instances (0: the kernel's default)
     target_module: str = ''  # the module the target function is in
     period_ns: int = 0
+    period_c: str = ''      # timers: the period in ns, as C
     index: int = 0          # position in the module's probe table
     # for target variables only (never in the generated C): the link-time
     # address of the probed instruction, the entry of the function holding
@@ -65,6 +66,11 @@ class Suffixes:
 
 
 _WILD = re.compile(r'[*?\[]')
+
+# nanoseconds per unit of timer.UNIT(N); hz and jiffies are computed
+TIMER_UNITS = {'s': 1_000_000_000, 'ms': 1_000_000, 'us': 1_000, 'ns': 1,
+               'hz': 0, 'jiffies': 0}
+MIN_TIMER_NS = 100_000
 
 
 def expand_braces(pattern: str) -> List[str]:
@@ -123,12 +129,11 @@ class Resolver:
         if names in (['begin'], ['end'], ['error']):
             self._no_arg(comps[0])
             return [Resolved(handler, names[0], names[0])]
-        if names[0] == 'timer' and len(comps) == 2 and names[1] in ('ms', 's'):
-            period = comps[1].arg
-            if not isinstance(period, int) or period <= 0:
-                raise error(f'timer.{names[1]} needs a positive number', comps[1].pos)
-            ns = period * (1_000_000 if names[1] == 'ms' else 1_000_000_000)
-            return [Resolved(handler, 'timer', f'timer.{names[1]}({period})', period_ns=ns)]
+        if names[0] == 'timer' and len(comps) == 2 and names[1] in TIMER_UNITS:
+            return [self._timer(handler, comps[1])]
+        if names == ['timer', 'profile']:
+            self._no_arg(comps[1])
+            return [Resolved(handler, 'profile', 'timer.profile')]
         if names[0] == 'kprobe' and len(comps) in (2, 3) and names[1] == 'function':
             ret = len(comps) == 3
             if ret and names[2] != 'return':
@@ -158,7 +163,7 @@ class Resolver:
                          'kernel.statement("F@FILE:LINE"), kernel.trace("[GROUP:]NAME"), '
                          'module("M").function("F"), '
                          'kprobe.function("SYMBOL"), kprobe.module("M").function("F"), '
-                         'timer.ms(N), timer.s(N)')
+                         'timer.s/ms/us/ns/hz/jiffies(N), timer.profile')
 
     def _suffixes(self, comps: List[n.Component]) -> 'Suffixes':
         sx = Suffixes()
@@ -411,6 +416,21 @@ class Resolver:
         if base is None:
             base = self._host_anchors[host.addr] = self.symbols.anchor(host.addr)
         return base[0], base[1] + (addr - host.addr)
+
+    def _timer(self, handler: int, comp: n.Component) -> Resolved:
+        """timer.s/ms/us/ns(N), timer.hz(N), timer.jiffies(N): an hrtimer."""
+        unit, value = comp.name, comp.arg
+        if not isinstance(value, int) or value <= 0:
+            raise error(f'timer.{unit} needs a positive number', comp.pos)
+        pp = f'timer.{unit}({value})'
+        if unit == 'jiffies':       # the tree's HZ decides: the C says N * TICK_NSEC
+            return Resolved(handler, 'timer', pp, period_c=f'{value}ULL * TICK_NSEC')
+        ns = 1_000_000_000 // value if unit == 'hz' else value * TIMER_UNITS[unit]
+        if ns < MIN_TIMER_NS:
+            raise error(f'{pp} fires every {ns} ns; the runtime allows no less than '
+                        f'{MIN_TIMER_NS // 1000} us', comp.pos,
+                        hint='a shorter period would keep a CPU in the handler')
+        return Resolved(handler, 'timer', pp, period_ns=ns, period_c=f'{ns}ULL')
 
     # -- kernel.trace("[GROUP:]NAME") ---------------------------------------------------
     def _trace(self, handler: int, comp: n.Component) -> List[Resolved]:
