@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import assert_healthy, run_vm, stapgen, write
+from conftest import BAD_CONSOLE, assert_healthy, run_vm, stapgen, write
+from stapgen import vm
 from test_targets import workload  # noqa: F401  (the fixture)
 
 
@@ -127,3 +128,47 @@ probe end {
     assert near(us, 500 * seconds), (us, seconds)
     assert sorted(profile) == ['0', '1']            # the guest has two CPUs
     assert all(near(int(n), hz_config * seconds) for n in profile.values()), profile
+
+
+def test_error_limits(kdir: Path, tmp_path: Path, workload: Path) -> None:  # noqa: F811
+    """A division by zero on each of five opens: by default the first one
+    stops the script (error probe, no end probe); with -D MAXERRORS=2 the
+    third one does; with --suppress-handler-errors the script runs to the
+    end and the count is reported, with exit status 0."""
+    script = write(tmp_path, 'div.stp', '''
+global n
+probe kernel.function("do_sys_openat2") {
+	if (pid() == target()) {
+		printf("open %d\\n", ++n)
+		x = 1 / (n - n)
+		printf("not reached %d\\n", x)
+	}
+}
+probe end { printf("end %d\\n", n) }
+probe error { printf("error probe %d\\n", n) }
+''')
+    variants = {'default': [], 'maxerrors': ['-D', 'MAXERRORS=2'],
+                'suppress': ['--suppress-handler-errors']}
+    kos = []
+    for name, flags in variants.items():
+        built = stapgen('-r', str(kdir), '-p4', '-m', f'stap_err_{name}', *flags, str(script),
+                        cwd=tmp_path)
+        assert built.returncode == 0, built.stderr
+        kos.append(tmp_path / f'stap_err_{name}.ko')
+    opens = ' '.join(['/etc/hostname 0'] * 5)
+    console = tmp_path / 'console.log'
+    default, maxerrors, suppress = vm.run_batch(
+        kdir / 'arch/x86/boot/bzImage',
+        [vm.BatchJob(ko, f'{workload} {opens}', timeout=30) for ko in kos], console)
+    text = console.read_text(errors='replace')
+    assert BAD_CONSOLE.search(text) is None, text[-3000:]
+    assert (default.exit_code, default.output) == (1, 'open 1\nerror probe 1\n')
+    assert default.messages.count('ERROR: division by zero near') == 1, default.messages
+    assert 'div.stp:6:' in default.messages and 'do_sys_openat2' in default.messages
+    assert (maxerrors.exit_code, maxerrors.output) == \
+        (1, 'open 1\nopen 2\nopen 3\nerror probe 3\n')
+    assert maxerrors.messages.count('ERROR: division by zero') == 3, maxerrors.messages
+    assert suppress.exit_code == 0, suppress.messages
+    assert suppress.output == ''.join(f'open {i}\n' for i in range(1, 6)) + 'end 5\n'
+    assert 'ERROR' not in suppress.messages
+    assert 'number of errors: 5 (suppressed' in suppress.messages, suppress.messages

@@ -251,3 +251,29 @@ probe kernel.function("do_sys_openat2") {
     bad = stapgen('-r', str(kdir), '-p3', '-o', '/dev/null', '-e',
                   'function f() { return $x } probe begin { print(f()) }')
     assert bad.returncode == 1 and 'target variables belong to probes' in bad.stderr
+
+
+def test_pretty_parameters_in_a_return_probe(kdir: Path, tmp_path: Path,
+                                             workload: Path) -> None:
+    """$$parms$ in a .return probe shows the values at entry (saved by the
+    kretprobe's entry handler, strings included), the same text an entry
+    probe prints, next to $$return."""
+    script = write(tmp_path, 'parms.stp', '''
+probe kernel.function("do_sys_openat2") {
+	if (execname() == "stapgen_work")
+		printf("entry %s\\n", $$parms$)
+}
+probe kernel.function("do_sys_openat2").return {
+	if (execname() == "stapgen_work")
+		printf("return %s %s\\n", $$parms$, $$return$)
+}
+''')
+    r = run_vm(kdir, script, ' '.join([str(workload)] + WORKLOAD_ARGS), tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    said = workload_says(r.stdout)
+    entries = re.findall(r'^entry (.*)$', r.stdout, re.M)
+    returns = re.findall(r'^return (.*) return=(-?\d+)$', r.stdout, re.M)
+    assert [f'filename="{p}"' in e for e, p in zip(entries, said)] == [True] * len(said)
+    assert [parms for parms, _ in returns] == entries
+    assert [int(ret) for _, ret in returns] == [int(res) for _, res in said.values()]

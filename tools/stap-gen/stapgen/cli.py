@@ -54,6 +54,9 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
     ap.add_argument('-v', dest='verbose', action='count', default=0)
     ap.add_argument('-D', dest='defines', action='append', default=[],
                     metavar='NAME=VALUE', help='set a run-time limit (MAXACTION, ...)')
+    ap.add_argument('--suppress-handler-errors', action='store_true',
+                    help='keep going after script errors (and past MAXSKIPPED); '
+                         'they are counted and reported at the end')
     ap.add_argument('-G', dest='globals', action='append', default=[],
                     metavar='NAME=VALUE', help='set a global at load time')
     ap.add_argument('-s', dest='bufsize', type=int, metavar='MB',
@@ -117,6 +120,8 @@ def _defines(args: argparse.Namespace) -> dict:
             raise error(f'bad -D {d!r}', hint='use -D NAME=NUMBER with one of ' +
                         ', '.join(n for n in codegen.DEFAULT_LIMITS if n.startswith('MAX')))
         out[name] = value
+    if args.suppress_handler_errors:
+        out['STP_SUPPRESS_ERRORS'] = '1'
     return out
 
 

@@ -22,11 +22,13 @@ DEFAULT_LIMITS: Dict[str, str] = {
     'MAXERRORS': '0',
     'MAXNESTING': '10',
     'MAXSKIPPED': '100',
-    'MAXTRYLOCK': '1000',
+    'MAXTRYLOCK': '100',            # tries for a lock, TRYLOCKDELAY us apart
+    'TRYLOCKDELAY': '10',
     'STP_PRINTBUF': '8192',
     'STP_BUFSIZE': '(1024 * 1024)',
     'STP_READ_CHUNK': '(256 * 1024)',
     'STP_HOUSEKEEPING_MS': '20',
+    'STP_SUPPRESS_ERRORS': '0',     # --suppress-handler-errors
 }
 
 
@@ -46,7 +48,7 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
     handler_of = {r.index: str(r.handler) for r in probes}
     sites = _Sites(probes, dwarf, handler_of, dwarf_index)
     handlers = translate(program, script_path, sites, symbols)
-    entry_slots = {str(h.index): len(h.entry) for h in handlers}
+    entry_slots = {str(h.index): h.entry_slots for h in handlers if h.entry}
     limits = dict(DEFAULT_LIMITS)
     if bufsize_mb:
         limits['STP_BUFSIZE'] = f'({bufsize_mb} * 1024 * 1024)'
@@ -143,7 +145,7 @@ class _Sites:
 
 
 def _kprobe(p: Resolved, handler_of: Dict[int, str],
-            entry_slots: Dict[str, int]) -> Dict[str, object]:
+            entry_slots: Dict[str, str]) -> Dict[str, object]:
     handler = handler_of[p.index]
     return {'symbol': p.symbol, 'offset_hex': f'{p.offset:#x}', 'probe_index': p.index,
             'handler': handler, 'entry_slots': entry_slots.get(handler, 0),

@@ -175,15 +175,23 @@ def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float
     if command:
         # As stap does: the command's process exists before the module
         # loads (so its pid is known) and runs CMD once the script started.
-        wait_r, go = os.pipe()
+        # The shell says on fd 9 that it is ready, once its own start-up
+        # (the dynamic loader's opens and mmaps) is over, so the first thing
+        # a probe sees target() do is CMD; then it waits on stdin for "go".
+        # stdin stays the command's, at EOF (an open of /dev/null would be
+        # seen too).  (Python's own descriptors are close-on-exec.)
+        go_r, go = os.pipe()
+        ready_r, ready_w = os.pipe()
         # A simple command replaces the shell (exec), so target() is its pid,
         # as with stap; a list or pipeline runs under the shell, target().
         run_it = 'eval "$0"' if re.search(r'[;&|()`\n]', command) else 'eval "exec $0"'
-        # (stdin stays the pipe, which is at EOF once "go" is read: an open
-        # of /dev/null here would be the first thing a probe saw target() do)
-        child = subprocess.Popen(['/bin/sh', '-c', f'read -r _; {run_it}', command],
-                                 stdin=wait_r)
-        os.close(wait_r)
+        child = subprocess.Popen(['/bin/sh', '-c', f'echo >&9; exec 9>&-; read -r _; {run_it}',
+                                  command], stdin=go_r, close_fds=False,
+                                 preexec_fn=lambda: os.dup2(ready_w, 9))
+        os.close(go_r)
+        os.close(ready_w)
+        os.read(ready_r, 1)
+        os.close(ready_r)
         target = child.pid
     if target is not None:
         params = f'{params} stp_target={target}'.strip()
@@ -232,15 +240,19 @@ def _report(st: Dict[str, str], err: BinaryIO) -> int:
     if st.get('dropped_msgs', '0') != '0':
         msgs.append(f"WARNING: output buffer overflowed: {st['dropped_msgs']} messages "
                     f"({st['dropped_bytes']} bytes) dropped; raise it with -s MB")
-    if st.get('skipped', '0') != '0':
-        msgs.append(f"WARNING: {st['skipped']} probe hits skipped (reentrancy or "
-                    'lock contention)')
+    skipped, locks = int(st.get('skipped', '0')), int(st.get('skipped_locks', '0'))
+    if skipped:
+        msgs.append(f'WARNING: {skipped} probe hits skipped: {skipped - locks} reentrant '
+                    f'(the CPU was in a handler), {locks} on a lock not had within '
+                    'MAXTRYLOCK tries')
+    suppressed = st.get('suppressed', '0') != '0'
     if st.get('errors', '0') != '0':
-        msgs.append(f"WARNING: number of errors: {st['errors']}")
+        msgs.append(f"WARNING: number of errors: {st['errors']}" +
+                    (' (suppressed: --suppress-handler-errors)' if suppressed else ''))
     for m in msgs:
         err.write((m + '\n').encode())
     err.flush()
-    return 1 if st.get('errors', '0') != '0' else 0
+    return 1 if st.get('errors', '0') != '0' and not suppressed else 0
 
 
 def run_jobs(spec: Path) -> int:

@@ -45,6 +45,8 @@ class ProbeSym:
     probe: n.Probe
     locals: Dict[str, Slot] = field(default_factory=dict)
     globals_used: Set[str] = field(default_factory=set)
+    # scalar aggregates this scope only adds to (s <<< v): per-CPU, no lock
+    stats_added: Set[str] = field(default_factory=set)
     calls: Set[str] = field(default_factory=set)
     function: Optional[n.Function] = None
     ret: Slot = field(default_factory=lambda: Slot('return value'))
@@ -248,6 +250,7 @@ class Checker:
                 seen.add(name)
                 fs = self.functions[name]
                 ps.globals_used |= fs.globals_used
+                ps.stats_added |= fs.stats_added
                 pending.extend(fs.calls)
 
     def _final(self, probes: List[ProbeSym]) -> None:
@@ -467,7 +470,7 @@ class Checker:
             self._indexed(e.array, e.keys, e.pos)
             return n.LONG
         if isinstance(e, n.AggAdd):
-            self._aggregate(e.target, e.pos)
+            self._aggregate(e.target, e.pos, adding=True)
             self._expr(e.value, n.LONG)
             if want_value:
                 self._err('<<< gives no value', e.pos)
@@ -515,7 +518,7 @@ class Checker:
                 self._expr(st.index, n.LONG)
         return n.STRING if e.is_string else n.LONG
 
-    def _aggregate(self, target: n.Expr, pos: Pos) -> Optional[GlobalSym]:
+    def _aggregate(self, target: n.Expr, pos: Pos, adding: bool = False) -> Optional[GlobalSym]:
         """The global (scalar or array) whose aggregate target names."""
         name = target.name if isinstance(target, n.Var) else \
             target.array if isinstance(target, n.Index) else None
@@ -528,7 +531,7 @@ class Checker:
             self._indexed(target.array, target.keys, target.pos)
         else:
             assert self.probe is not None
-            self.probe.globals_used.add(g.name)
+            (self.probe.stats_added if adding else self.probe.globals_used).add(g.name)
             self._set_array(g, False, target.pos)
         self._unify(g.value, n.STATS, pos, f"'{g.name}'")
         target.type = n.STATS

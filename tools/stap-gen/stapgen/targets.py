@@ -828,9 +828,8 @@ class Binder:
                 return '""'
             return self._format([('return', self._one(Loc('value', 'stp_return_value(c)'),
                                                       t, e, top=True))])
-        if site.ret:
-            raise self.fail(f"'{e.base}' in a .return probe is not supported yet", e.pos,
-                            hint="use $$return, or @entry($name) for a parameter's value")
+        # (in a .return probe the translator evaluates this when the function
+        # is entered, where the site's locations are valid, and saves the text)
         want = {'$$parms': (True,), '$$locals': (False,), '$$vars': (True, False)}[e.base]
         items = []
         for v in site.variables():

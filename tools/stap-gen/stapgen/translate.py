@@ -78,7 +78,8 @@ class Handler:
     locals: List[str]
     locks: List[str]
     name: str = ''                  # script functions: the function's name
-    entry: List[str] = field(default_factory=list)      # .return: values saved at entry
+    entry: List[str] = field(default_factory=list)      # .return: saving at entry (C)
+    entry_slots: str = '0'          # ... the s64 slots they take (a C expression)
     exported: List[str] = field(default_factory=list)   # kernel globals @var reads
     signature: str = ''             # ... its C prototype (without ';')
     params: List[str] = field(default_factory=list)     # ... C copy-ins
@@ -115,17 +116,20 @@ class Translator:
                              self.dwarf_file() if self.dwarf_file else None)
         self.site_problem = site_problem
         self.entry: List[str] = []
+        self.entry_nums = self.entry_strs = 0
         self._stmt(ps.body, 1)
         decls = []
         for name, slot in sorted(ps.locals.items()):
             decls.append(f'char v_{name}[MAXSTRINGLEN]' if slot.type == n.STRING
                          else f's64 v_{name}')
         decls += [f'char t{i}[MAXSTRINGLEN]' for i in range(self.s.temps)]
+        # (a scalar aggregate only added to is per CPU and needs no lock)
         locks = [f'&{global_c_name(g)}_lock' for g in sorted(ps.globals_used)]
         if self.s.lines:
             self.s.lines.append('out:')     # where statements go on a script error
         h = Handler(ps.index if index is None else index,  # type: ignore[arg-type]
                     '\n'.join(self.s.lines), decls, locks, entry=self.entry,
+                    entry_slots=self._entry_slot(),
                     exported=sorted(self.binder.var_refs))
         if ps.function is not None:
             string_ret = ps.ret.type == n.STRING
@@ -301,7 +305,7 @@ class Translator:
             lv = self._scalar_lvalue(t.name)
             slot = g.value if g else self.s.ps.locals[t.name]
             if slot.type == n.STATS:
-                self._emit(ind, f'memset(&{lv}, 0, sizeof({lv}));')
+                self._emit(ind, f'stp_pstat_clear(c, &{lv});')
             else:
                 self._emit(ind, f'{lv}[0] = 0;' if slot.type == n.STRING else f'{lv} = 0;')
 
@@ -360,6 +364,9 @@ class Translator:
             return self._incdec(e)
         if isinstance(e, n.Call):
             return self._call(e)
+        if isinstance(e, n.AggAdd) and isinstance(e.target, n.Var):
+            return f'stp_pstat_add(&{global_c_name(e.target.name)}, {self._expr(e.value)}, ' \
+                   f'{self._hist_spec(e.target)})'
         if isinstance(e, n.AggAdd):
             return f'stp_stat_add({self._stat_ref(e.target, True)}, {self._expr(e.value)}, ' \
                    f'{self._hist_spec(e.target)})'
@@ -401,9 +408,6 @@ class Translator:
         site = b.site
         if site is not None and site.ret and not self.at_entry and \
                 e.base not in ('$return', '$$return'):
-            if e.is_string:
-                raise error(f"'{e.text()}' in a .return probe is not supported yet", e.pos,
-                            hint='print the parameters in a probe on the function entry')
             # in a return probe, $var is its value when the function was entered
             return self._save_at_entry(e)
         if self.at_entry and e.base in ('$return', '$$return'):
@@ -417,9 +421,6 @@ class Translator:
         return self._save_at_entry(e.expr)
 
     def _save_at_entry(self, e: n.Expr) -> str:
-        if e.type == n.STRING:
-            raise error('@entry saves numbers: save the pointer and read the string '
-                        'at return', e.pos, hint='kernel_string(@entry($name))')
         outer, self.at_entry = self.at_entry, True
         try:
             c = self._expr(e)
@@ -427,8 +428,20 @@ class Translator:
             self.at_entry = outer
         if outer:
             return c
-        self.entry.append(c)
-        return f'c->entry[{len(self.entry) - 1}]'
+        slot = self._entry_slot()
+        if e.type == n.STRING:
+            self.entry_strs += 1
+            self.entry.append(f'strscpy((char *)&c->entry[{slot}], {c}, MAXSTRINGLEN)')
+            return f'((const char *)&c->entry[{slot}])'
+        self.entry_nums += 1
+        self.entry.append(f'c->entry[{slot}] = {c}')
+        return f'c->entry[{slot}]'
+
+    def _entry_slot(self) -> str:
+        """The next free s64 slot of the entry data (a string takes STP_STR_SLOTS)."""
+        if not self.entry_strs:
+            return str(self.entry_nums)
+        return f'{self.entry_nums} + {self.entry_strs} * STP_STR_SLOTS'
 
     def _stat_global(self, target: n.Expr) -> str:
         return target.name if isinstance(target, n.Var) else target.array  # type: ignore
@@ -437,7 +450,8 @@ class Translator:
         """A struct stp_stat * for an aggregate (NULL: an empty array element)."""
         g = global_c_name(self._stat_global(target))
         if isinstance(target, n.Var):
-            return f'&{g}'
+            assert not create
+            return f'stp_pstat_merge(c, &{g})'
         assert isinstance(target, n.Index)
         key = self._key(target.array, target.keys)
         return f'stp_map_stat(c, &{g}, {key}, {"true" if create else "false"})'
@@ -720,7 +734,8 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
                 g.value.type or '', 'STP_LONG')
             item['size'] = g.decl.size or 'MAXMAPENTRIES'
         elif g.value.type == n.STATS:
-            item['decl'] = f'static struct stp_stat {c}'
+            item['decl'] = f'static DEFINE_PER_CPU(struct stp_pstat, {c})'
+            item['init'] = f'stp_pstat_init(&{c})'
         elif g.value.type == n.STRING:
             item['decl'] = f'static char {c}[MAXSTRINGLEN]'
             if isinstance(g.decl.init, n.String):

@@ -1,0 +1,144 @@
+"""Benchmark: what a probe costs, in QEMU on a test tree.
+
+One guest boot runs, ROUNDS times each and interleaved, a loop of N
+one-byte reads of /dev/zero (each one call of vfs_read):
+
+  none         no probe at all (a stap-gen module without probes is loaded,
+               so every row pays the same runner);
+  hand-written a minimal kprobe module written by hand that counts hits with
+               one atomic increment (tools/stap-gen/bench/kprobe_count.c);
+  n++          stap-gen: a counter global, taken under its lock per hit;
+  n <<< 1      stap-gen: a per-CPU aggregate, no lock on the hot path.
+
+It prints the median time per read and the cost per probe hit over the
+`none` row.  A benchmark, not a test: it prints figures and asserts
+nothing, except that each probe saw at least the N reads (a probe that
+missed hits would make its figure meaningless).  Without KVM the guest is
+emulated (TCG): absolute figures are slow, the ratios are what matter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from . import paths, testtree, vm
+from .tree import open_tree
+
+BENCH = paths.TOOL_DIR / 'bench'
+
+SCRIPTS = {
+    'n++': 'global n\nprobe kernel.function("{f}") {{ n++ }}\n'
+           'probe end {{ printf("hits %d\\n", n) }}\n',
+    'n <<< 1': 'global n\nprobe kernel.function("{f}") {{ n <<< 1 }}\n'
+               'probe end {{ printf("hits %d\\n", @count(n)) }}\n',
+}
+
+
+def _cached(name: str, digest_of: bytes) -> Path:
+    return paths.cache_dir() / 'bench' / hashlib.sha256(digest_of).hexdigest()[:12] / name
+
+
+def build_readloop() -> Path:
+    """The workload, static, where the guest sees it (not under /tmp)."""
+    src = BENCH / 'readloop.c'
+    out = _cached('readloop', src.read_bytes())
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(['gcc', '-static', '-O2', '-o', str(out.with_suffix('.tmp')), str(src)],
+                       check=True)
+        out.with_suffix('.tmp').rename(out)
+    return out
+
+
+def build_baseline(kdir: Path) -> Path:
+    """kprobe_count.ko for this tree, built by its kbuild."""
+    from . import kbuild
+    tree = open_tree(kdir)
+    src = (BENCH / 'kprobe_count.c').read_text()
+    dest = _cached(tree.release, src.encode() + tree.release.encode()
+                   + (kdir / 'vmlinux').read_bytes()[:4096])
+    ko = dest / 'kprobe_count.ko'
+    if not ko.exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        kbuild.build(kbuild.BuildRequest(tree, 'kprobe_count', src, {}), dest)
+    return ko
+
+
+def build_script(kdir: Path, name: str, text: str, workdir: Path) -> Path:
+    script = workdir / f'{name}.stp'
+    script.write_text(text)
+    r = subprocess.run([str(paths.LAUNCHER), '-r', str(kdir), '-p4', '-m', name, str(script)],
+                       cwd=workdir, capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f'stap-gen failed on {script}:\n{r.stderr}')
+    return workdir / f'{name}.ko'
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('-r', dest='kdir', type=Path, help='kernel tree (default: the 6.12 test tree)')
+    ap.add_argument('--reads', type=int, default=100000)
+    ap.add_argument('--rounds', type=int, default=3)
+    ap.add_argument('--function', default='vfs_read')
+    args = ap.parse_args(argv)
+    kdir = args.kdir or testtree.built_kdir('6.12')
+    readloop = build_readloop()
+    baseline = build_baseline(kdir)
+    loop = f'{readloop} {args.reads}'
+    with tempfile.TemporaryDirectory(prefix='stap-gen-bench-') as tmp:
+        work = Path(tmp)
+        none = build_script(kdir, 'stp_bench_none', 'probe end { }\n', work)
+        kos: Dict[str, Path] = {'none': none, 'hand-written': none}
+        for i, (row, text) in enumerate(SCRIPTS.items()):
+            kos[row] = build_script(kdir, f'stp_bench_{i}', text.format(f=args.function), work)
+        commands = {row: loop for row in kos}
+        commands['hand-written'] = (
+            f'insmod {baseline} func={args.function} && {loop}; rmmod kprobe_count; '
+            "dmesg | sed -n 's/.*kprobe_count: [^ ]* \\([0-9]*\\)$/hits \\1/p' | tail -n 1")
+        jobs, rows = [], []
+        for _ in range(args.rounds):
+            for row, ko in kos.items():
+                jobs.append(vm.BatchJob(ko, commands[row], timeout=600))
+                rows.append(row)
+        console = work / 'console.log'
+        results = vm.run_batch(kdir / 'arch/x86/boot/bzImage', jobs, console)
+        times: Dict[str, List[float]] = {row: [] for row in kos}
+        hits: Dict[str, List[int]] = {row: [] for row in kos}
+        for row, res in zip(rows, results):
+            m = re.search(r'^readloop (\d+) (\d+)$', res.output, re.M)
+            if res.exit_code or m is None:
+                sys.exit(f'{row}: the run failed (exit {res.exit_code}):\n'
+                         f'{res.output}{res.messages}')
+            times[row].append(int(m.group(2)) / int(m.group(1)))
+            h = re.search(r'^hits (\d+)$', res.output, re.M)
+            if h:
+                hits[row].append(int(h.group(1)))
+    release = open_tree(kdir).release
+    print(f'probe overhead on {release}: {args.reads} reads x {args.rounds} rounds, '
+          f'probe on {args.function}, QEMU (TCG) -smp 2')
+    print(f'{"probe":14} {"ns/read":>9} {"ns/hit over none":>17} {"x hand-written":>15} '
+          f'{"hits (min)":>11}')
+    base = statistics.median(times['none'])
+    hand = statistics.median(times['hand-written']) - base
+    for row in kos:
+        t = statistics.median(times[row])
+        over = t - base
+        ratio = f'{over / hand:.2f}' if row != 'none' and hand > 0 else '-'
+        seen = min(hits[row]) if hits[row] else '-'
+        if hits[row] and min(hits[row]) < args.reads:
+            print(f'{row}: saw {min(hits[row])} hits of {args.reads} reads', file=sys.stderr)
+            return 1
+        print(f'{row:14} {t:9.0f} {over if row != "none" else 0:17.0f} {ratio:>15} {seen!s:>11}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
