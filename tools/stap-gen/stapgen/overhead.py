@@ -101,7 +101,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             kos[row] = build_script(kdir, f'stp_bench_{i}', text.format(f=args.function), work)
         commands = {row: loop for row in kos}
         commands['hand-written'] = (
-            f'insmod {baseline} func={args.function} && {loop}; rmmod kprobe_count; '
+            f'PATH=/usr/sbin:/sbin:$PATH; insmod {baseline} func={args.function} && {loop}; '
+            'rmmod kprobe_count; '
             "dmesg | sed -n 's/.*kprobe_count: [^ ]* \\([0-9]*\\)$/hits \\1/p' | tail -n 1")
         jobs, rows = [], []
         for _ in range(args.rounds):
@@ -113,12 +114,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         times: Dict[str, List[float]] = {row: [] for row in kos}
         hits: Dict[str, List[int]] = {row: [] for row in kos}
         for row, res in zip(rows, results):
-            m = re.search(r'^readloop (\d+) (\d+)$', res.output, re.M)
+            m = re.search(r'^readloop (\d+) (\d+)$', res.command_output, re.M)
             if res.exit_code or m is None:
                 sys.exit(f'{row}: the run failed (exit {res.exit_code}):\n'
-                         f'{res.output}{res.messages}')
+                         f'{res.output}{res.messages}{res.command_output}')
             times[row].append(int(m.group(2)) / int(m.group(1)))
-            h = re.search(r'^hits (\d+)$', res.output, re.M)
+            h = re.search(r'^hits (\d+)$', res.output + res.command_output, re.M)
             if h:
                 hits[row].append(int(h.group(1)))
     release = open_tree(kdir).release

@@ -154,10 +154,11 @@ class Session:
 
 def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float],
         err: Optional[BinaryIO] = None, params: str = '',
-        target: Optional[int] = None) -> int:
+        target: Optional[int] = None, command_out: Optional[BinaryIO] = None) -> int:
     """Load ko, run command (if any), stream output, stop, unload.
 
-    target() is the command's pid, or target when given (-x PID).
+    target() is the command's pid, or target when given (-x PID).  The
+    command writes to our stdout, or to command_out when given.
     Returns 0 when the script ran and stopped cleanly, 1 on script errors.
     """
     err = err or sys.stderr.buffer
@@ -186,7 +187,7 @@ def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float
         # as with stap; a list or pipeline runs under the shell, target().
         run_it = 'eval "$0"' if re.search(r'[;&|()`\n]', command) else 'eval "exec $0"'
         child = subprocess.Popen(['/bin/sh', '-c', f'echo >&9; exec 9>&-; read -r _; {run_it}',
-                                  command], stdin=go_r, close_fds=False,
+                                  command], stdin=go_r, stdout=command_out, close_fds=False,
                                  preexec_fn=lambda: os.dup2(ready_w, 9))
         os.close(go_r)
         os.close(ready_w)
@@ -260,10 +261,11 @@ def run_jobs(spec: Path) -> int:
     import json
     worst = 0
     for job in json.loads(spec.read_text()):
-        with open(job['output'], 'wb') as out, open(job['messages'], 'wb') as err:
+        with open(job['output'], 'wb') as out, open(job['messages'], 'wb') as err, \
+                open(job['command_output'], 'wb') as cmd_out:
             try:
                 rc = run(Path(job['module']), job.get('command'), out,
-                         job.get('timeout'), err)
+                         job.get('timeout'), err, command_out=cmd_out)
             except (RunError, OSError) as e:
                 err.write(f'stap-gen: error: {e}\n'.encode())
                 rc = 1

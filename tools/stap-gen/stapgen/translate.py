@@ -305,7 +305,7 @@ class Translator:
             lv = self._scalar_lvalue(t.name)
             slot = g.value if g else self.s.ps.locals[t.name]
             if slot.type == n.STATS:
-                self._emit(ind, f'stp_pstat_clear(c, &{lv});')
+                self._emit(ind, f'stp_agg_clear(&{lv});')
             else:
                 self._emit(ind, f'{lv}[0] = 0;' if slot.type == n.STRING else f'{lv} = 0;')
 
@@ -365,7 +365,7 @@ class Translator:
         if isinstance(e, n.Call):
             return self._call(e)
         if isinstance(e, n.AggAdd) and isinstance(e.target, n.Var):
-            return f'stp_pstat_add(&{global_c_name(e.target.name)}, {self._expr(e.value)}, ' \
+            return f'stp_agg_add(&{global_c_name(e.target.name)}, {self._expr(e.value)}, ' \
                    f'{self._hist_spec(e.target)})'
         if isinstance(e, n.AggAdd):
             return f'stp_stat_add({self._stat_ref(e.target, True)}, {self._expr(e.value)}, ' \
@@ -451,13 +451,14 @@ class Translator:
         g = global_c_name(self._stat_global(target))
         if isinstance(target, n.Var):
             assert not create
-            return f'stp_pstat_merge(c, &{g})'
+            return f'stp_agg_merge(c, &{g})'
         assert isinstance(target, n.Index)
         key = self._key(target.array, target.keys)
         return f'stp_map_stat(c, &{g}, {key}, {"true" if create else "false"})'
 
     def _hist_spec(self, target: n.Expr) -> str:
-        mode, lo, hi, step = self.program.globals[self._stat_global(target)].hist or (0, 0, 0, 0)
+        # (mode -1: no histogram is printed, so none is kept)
+        mode, lo, hi, step = self.program.globals[self._stat_global(target)].hist or (-1, 0, 0, 0)
         return f'{mode}, {c_number(lo)}, {c_number(hi)}, {c_number(step)}'
 
     def _binary(self, e: n.Binary) -> str:
@@ -724,7 +725,7 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
     for name, g in sorted(program.globals.items()):
         c = global_c_name(name)
         item: Dict[str, object] = {'name': name, 'c_name': c, 'is_map': bool(g.is_array),
-                                   'init': None, 'param': None}
+                                   'init': None, 'free': None, 'param': None}
         if not g.is_array and g.value.type in (n.LONG, n.STRING):
             item['param'] = 'long' if g.value.type == n.LONG else 'string'
         if g.is_array:
@@ -734,8 +735,9 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
                 g.value.type or '', 'STP_LONG')
             item['size'] = g.decl.size or 'MAXMAPENTRIES'
         elif g.value.type == n.STATS:
-            item['decl'] = f'static DEFINE_PER_CPU(struct stp_pstat, {c})'
-            item['init'] = f'stp_pstat_init(&{c})'
+            item['decl'] = f'static struct stp_agg {c}'
+            item['init'] = f'ret = ret ?: stp_agg_init(&{c})'
+            item['free'] = f'stp_agg_free(&{c})'
         elif g.value.type == n.STRING:
             item['decl'] = f'static char {c}[MAXSTRINGLEN]'
             if isinstance(g.decl.init, n.String):

@@ -269,6 +269,7 @@ class BatchResult:
     exit_code: int
     output: str
     messages: str
+    command_output: str = ''        # what the job's command wrote on stdout
 
 
 def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
@@ -281,7 +282,8 @@ def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
     import json
     spec = [{'module': f'/tmp/stap-gen/{job.ko.name}', 'command': job.command,
              'timeout': job.timeout, 'output': f'/tmp/stap-gen/out.{i}',
-             'messages': f'/tmp/stap-gen/err.{i}', 'rc': f'/tmp/stap-gen/rc.{i}'}
+             'messages': f'/tmp/stap-gen/err.{i}', 'rc': f'/tmp/stap-gen/rc.{i}',
+             'command_output': f'/tmp/stap-gen/cmd.{i}'}
             for i, job in enumerate(jobs)]
     py = shlex.quote(os.path.realpath(sys.executable))
     lines = ['#!/bin/sh', 'export PYTHONDONTWRITEBYTECODE=1 HOME=/tmp', 'cd /tmp',
@@ -290,7 +292,8 @@ def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
     for i in range(len(jobs)):
         lines.append(f'echo "=== job {i} rc=$(cat /tmp/stap-gen/rc.{i})"; '
                      f'cat /tmp/stap-gen/out.{i}; echo "=== messages {i}"; '
-                     f'cat /tmp/stap-gen/err.{i}')
+                     f'cat /tmp/stap-gen/err.{i}; echo "=== command {i}"; '
+                     f'cat /tmp/stap-gen/cmd.{i}')
     lines.append('echo "=== end"')
     script = '\n'.join(lines) + '\n'
     files = {ko.name: ko.read_bytes() for ko in {j.ko for j in jobs} if ko != jobs[0].ko}
@@ -301,8 +304,9 @@ def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
     text = res.output.decode(errors='replace')
     results = []
     for i in range(len(jobs)):
-        m = re.search(rf'=== job {i} rc=(\d+)\n(.*?)=== messages {i}\n(.*?)(?==== )', text, re.S)
+        m = re.search(rf'=== job {i} rc=(\d+)\n(.*?)=== messages {i}\n(.*?)'
+                      rf'=== command {i}\n(.*?)(?==== )', text, re.S)
         if m is None:
             raise VMError(f'job {i} left no result; console log: {console}')
-        results.append(BatchResult(int(m.group(1)), m.group(2), m.group(3)))
+        results.append(BatchResult(int(m.group(1)), m.group(2), m.group(3), m.group(4)))
     return results
