@@ -152,6 +152,16 @@ class Session:
         os.close(self.fd)
 
 
+def _as_fd9(fd: int) -> None:
+    """In the child: fd becomes 9, kept across exec (dup2 onto itself would
+    leave it close-on-exec)."""
+    if fd == 9:
+        os.set_inheritable(9, True)
+    else:
+        os.dup2(fd, 9)
+        os.close(fd)
+
+
 def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float],
         err: Optional[BinaryIO] = None, params: str = '',
         target: Optional[int] = None, command_out: Optional[BinaryIO] = None) -> int:
@@ -188,7 +198,7 @@ def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float
         run_it = 'eval "$0"' if re.search(r'[;&|()`\n]', command) else 'eval "exec $0"'
         child = subprocess.Popen(['/bin/sh', '-c', f'echo >&9; exec 9>&-; read -r _; {run_it}',
                                   command], stdin=go_r, stdout=command_out, close_fds=False,
-                                 preexec_fn=lambda: os.dup2(ready_w, 9))
+                                 preexec_fn=lambda: _as_fd9(ready_w))
         os.close(go_r)
         os.close(ready_w)
         os.read(ready_r, 1)
