@@ -288,3 +288,28 @@ def test_relative_line_and_absolute_address(kdir: Path) -> None:
     r = stapgen('-r', str(kdir), '-g', '-p2', '-e',
                 f'probe kernel.statement({addr + 1:#x}).absolute {{}}')
     assert r.returncode != 0 and 'is not the start of a source line' in r.stderr
+
+
+def test_module_target_variables(kdir: Path, tmp_path: Path) -> None:
+    """$n and $return of the module's do_dentry_open(int n) come from the
+    .ko's own DWARF: each read of /proc/stapgen_testmod calls it with n=1
+    and it returns the running total."""
+    ko = _build_testmod(kdir, tmp_path)
+    r = stapgen('-r', str(kdir), '-L', f'module("{ko}").function("do_dentry_open")')
+    assert r.returncode == 0, r.stderr
+    assert re.fullmatch(r'module\("stapgen_testmod"\)\.function\("do_dentry_open@\S+:\d+"\) '
+                        r'\$n:int\n', r.stdout), r.stdout
+    script = write(tmp_path, 'modvars.stp', f'''
+probe module("{ko}").function("do_dentry_open") {{ printf("n=%d %s\\n", $n, $$parms) }}
+probe module("{ko}").function("do_dentry_open").return {{
+	printf("return %d n=%d\\n", $return, @entry($n))
+}}
+''')
+    r = run_vm(kdir, script, 'cat /proc/stapgen_testmod /proc/stapgen_testmod /proc/stapgen_testmod',
+               tmp_path, extra=['--vm-preload', str(ko)])
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    totals = [int(x) for x in re.findall(r'^(\d+)$', r.stdout, re.M)]
+    assert totals == [1, 2, 3], r.stdout
+    assert re.findall(r'^n=(\d+) n=0x(\d+)$', r.stdout, re.M) == [('1', '1')] * 3, r.stdout
+    assert [int(x) for x in re.findall(r'^return (\d+) n=1$', r.stdout, re.M)] == totals

@@ -199,18 +199,14 @@ def _list(args: argparse.Namespace) -> int:
         for pp in sorted({p.pp for p in found}):
             print(pp)
         return 0
-    from .targets import DwarfFile, TraceSite, Unavailable, type_list
-    tf = DwarfFile(dwarf)
+    from .codegen import Sites
+    from .targets import Unavailable, type_list
+    sites = Sites(found, dwarf)
     lines = set()
     for p in found:
         text = p.pp
         try:
-            if p.kind == 'tracepoint':
-                site = TraceSite(tf.site(p.pc, '__traceiter_' + p.func, False, p.pc), p.func)
-            else:
-                site = tf.site(p.pc, p.func, p.inline, p.func_entry,
-                               p.pp.endswith('.return'))
-            text += ' ' + type_list(site)
+            text += ' ' + type_list(sites.site(p))
         except Unavailable:
             pass
         lines.add(text.rstrip())

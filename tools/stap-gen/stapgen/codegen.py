@@ -46,7 +46,7 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
              symbols: Optional[SymbolTable] = None,
              dwarf_index: Any = None) -> ModuleSource:
     handler_of = {r.index: str(r.handler) for r in probes}
-    sites = _Sites(probes, dwarf, handler_of, dwarf_index)
+    sites = Sites(probes, dwarf, handler_of, dwarf_index)
     handlers = translate(program, script_path, sites, symbols)
     entry_slots = {str(h.index): h.entry_slots for h in handlers if h.entry}
     limits = dict(DEFAULT_LIMITS)
@@ -85,7 +85,7 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
     return ModuleSource(module, text)
 
 
-def _tracepoint(p: Resolved, sites: '_Sites') -> Dict[str, object]:
+def _tracepoint(p: Resolved, sites: 'Sites') -> Dict[str, object]:
     """The probe function's C prototype, from __traceiter_NAME's DWARF."""
     try:
         proto = sites.trace_site(p).prototype()
@@ -95,27 +95,58 @@ def _tracepoint(p: Resolved, sites: '_Sites') -> Dict[str, object]:
             'params': [t for t, _ in proto], 'args': [a for _, a in proto] or ['0']}
 
 
-class _Sites:
-    """The DWARF scope of each probe point whose handler reads target variables."""
+class Sites:
+    """The DWARF scope of each probe point whose handler reads target variables
+    (and of each probe point -L lists)."""
 
     def __init__(self, probes: List[Resolved], dwarf: Optional[Dwarf],
-                 handler_of: Dict[int, str], index: Any = None) -> None:
+                 handler_of: Optional[Dict[int, str]] = None, index: Any = None) -> None:
         self.probes = probes
         self.dwarf = dwarf
         self.index = index
-        self.handler_of = handler_of
+        self.handler_of = {} if handler_of is None else handler_of
         self._file: Optional[DwarfFile] = None
+        self._modules: Dict[str, DwarfFile] = {}
 
     def file(self) -> Optional[DwarfFile]:
         if self._file is None and self.dwarf is not None:
             self._file = DwarfFile(self.dwarf, self.index)
         return self._file
 
+    def module_file(self, path: str) -> DwarfFile:
+        """A module's own DWARF (its types by name come from vmlinux's index)."""
+        if path not in self._modules:
+            self._modules[path] = DwarfFile(Dwarf(Path(path)), self.index, relocatable=True)
+        return self._modules[path]
+
     def trace_site(self, r: Resolved) -> TraceSite:
         f = self.file()
         if f is None:
             raise Unavailable('the tree has no DWARF')
         return TraceSite(f.site(r.pc, '__traceiter_' + r.func, False, r.pc), r.func)
+
+    def site(self, r: Resolved) -> Site:
+        """r's scope, or Unavailable saying why it has none."""
+        if r.kind == 'tracepoint':
+            return self.trace_site(r)
+        ret = r.kind == 'kretprobe'
+        if r.target_module and r.kind in ('kprobe', 'kretprobe'):
+            if not r.dwarf_path:
+                raise Unavailable(f'{r.target} is outside .text of {r.target_module}: its '
+                                  'DWARF addresses are ambiguous there')
+            try:
+                return self.module_file(r.dwarf_path).site(r.pc, r.func, False,
+                                                           r.func_entry, ret)
+            except Unavailable as u:
+                raise Unavailable(f'{u} (in {r.dwarf_path})') from None
+        if r.kind not in ('kprobe', 'kretprobe') or not r.pc:
+            raise Unavailable(f'{r.pp} is not in code with DWARF (target variables work '
+                              'in kernel.function, kernel.statement, module(...).function '
+                              'and kernel.trace probes)')
+        f = self.file()
+        if f is None:
+            raise Unavailable('the tree has no DWARF')
+        return f.site(r.pc, r.func, r.inline, r.func_entry, ret)
 
     def __call__(self, probe: int) -> List[Tuple[object, Optional[Site], str]]:
         out: List[Tuple[object, Optional[Site], str]] = []
@@ -124,22 +155,10 @@ class _Sites:
                 continue
             key = self.handler_of[r.index] = f'{probe}_{r.index}'
             site, why = None, ''
-            if r.kind == 'tracepoint':
-                try:
-                    site = self.trace_site(r)
-                except Unavailable as u:
-                    why = str(u)
-            elif r.kind not in ('kprobe', 'kretprobe') or not r.pc:
-                why = (f'{r.pp} is not in code with DWARF (target variables work in '
-                       'kernel.function and kernel.statement probes)')
-            elif self.dwarf is None:
-                why = 'the tree has no DWARF'
-            else:
-                try:
-                    site = self.file().site(r.pc, r.func, r.inline, r.func_entry,
-                                           r.kind == 'kretprobe')
-                except Unavailable as u:
-                    why = str(u)
+            try:
+                site = self.site(r)
+            except Unavailable as u:
+                why = str(u)
             out.append((key, site, why))
         return out
 

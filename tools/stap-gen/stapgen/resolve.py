@@ -46,6 +46,8 @@ class Resolved:
     pc: int = 0
     func_entry: int = 0
     inline: bool = False
+    dwarf_path: str = ''    # the .ko whose DWARF describes pc (module probes;
+                            # pc is then an offset in its .text)
 
     def describe(self, verbose: bool = False) -> str:
         if self.kind in ('kprobe', 'kretprobe'):
@@ -345,7 +347,11 @@ class Resolver:
                                     offset=offset, target=sym.name,
                                     target_size=sym.size, target_module=ko.name,
                                     maxactive=sx.maxactive,
-                                    why=f'{anchor} is unique in module {ko.name}'))
+                                    why=f'{anchor} is unique in module {ko.name}',
+                                    pc=sym.offset, func_entry=sym.offset,
+                                    # (the .ko's DWARF addresses are offsets in
+                                    # their section: only .text is unambiguous)
+                                    dwarf_path=str(path) if sym.section == '.text' else ''))
         if not out:
             raise error(f'no function "{pattern}" in module "{spec}"', fcomp.pos)
         return out

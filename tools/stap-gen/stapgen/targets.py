@@ -247,8 +247,13 @@ def _c_int(v: int) -> str:
 class DwarfFile:
     """DWARF scopes of one ELF file, with its types and call-frame info."""
 
-    def __init__(self, dwarf: Any, index: Optional[Callable[[], Any]] = None) -> None:
+    def __init__(self, dwarf: Any, index: Optional[Callable[[], Any]] = None,
+                 relocatable: bool = False) -> None:
         self.dwarf = dwarf                  # symbols.Dwarf
+        # A .ko: its addresses are offsets in their own sections (.text,
+        # .init.text, .exit.text all start at 0), so a pc alone is ambiguous
+        # and a scope must also carry the probed function's name.
+        self.relocatable = relocatable
         self.index = index                  # opens the DwarfIndex, for types by name
         self.info = dwarf._dwarf()
         self.types = Types()
@@ -286,17 +291,20 @@ class DwarfFile:
         """The scope at pc: func's out-of-line body, or its inlined instance."""
         if self.info is None or self.dwarf._aranges is None:
             raise Unavailable('the tree has no DWARF (CONFIG_DEBUG_INFO)')
-        off = self.dwarf._aranges.cu_offset_at_addr(pc)
-        if off is None:
-            raise Unavailable(f'no DWARF unit covers {func}')
-        cu = self.info.get_CU_at(off)
-        sub = None
-        for die in cu.get_top_DIE().iter_children():
-            if die.tag == 'DW_TAG_subprogram' and self._contains(cu, die, pc):
-                sub = die
-                break
-        if sub is None:
-            raise Unavailable(f'no DWARF subprogram covers {func}')
+        if self.relocatable:
+            cu, sub = self._named_subprogram(pc, func)
+        else:
+            off = self.dwarf._aranges.cu_offset_at_addr(pc)
+            if off is None:
+                raise Unavailable(f'no DWARF unit covers {func}')
+            cu = self.info.get_CU_at(off)
+            sub = None
+            for die in cu.get_top_DIE().iter_children():
+                if die.tag == 'DW_TAG_subprogram' and self._contains(cu, die, pc):
+                    sub = die
+                    break
+            if sub is None:
+                raise Unavailable(f'no DWARF subprogram covers {func}')
         chain = [sub]
         die = sub
         while True:
@@ -317,6 +325,17 @@ class DwarfFile:
                 break
             scopes.append(d)
         return Site(self, cu, sub, scopes, pc, func, pc == func_entry and not inline, ret)
+
+    def _named_subprogram(self, pc: int, func: str) -> Tuple[Any, Any]:
+        found = [(cu, die) for cu in self.info.iter_CUs()
+                 for die in cu.get_top_DIE().iter_children()
+                 if die.tag == 'DW_TAG_subprogram' and _name(_origin(die)) == func
+                 and self._contains(cu, die, pc)]
+        if len(found) != 1:
+            raise Unavailable(f'{len(found)} DWARF subprograms named {func} cover '
+                              f'offset {pc:#x}' if found else
+                              f'no DWARF subprogram named {func} covers offset {pc:#x}')
+        return found[0]
 
     def _inlined_at(self, cu: Any, die: Any, func: str, pc: int) -> Any:
         """The instance of func inlined at pc: its entry pc is pc (the entry
@@ -354,7 +373,12 @@ class DwarfFile:
                     fdes.append((start, start + e['address_range'], e))
             fdes.sort(key=lambda x: x[0])
             self._fdes = fdes
-        for start, end, fde in self._fdes:
+        covering = [x for x in self._fdes if x[0] <= pc < x[1]]
+        if self.relocatable and len(covering) > 1:
+            # (section offsets of .text and .init.text alias in a .ko)
+            raise Unavailable('the call-frame information of this address is ambiguous '
+                              'in the module')
+        for start, end, fde in covering:
             if start <= pc < end:
                 rule = None
                 for row in fde.get_decoded().table:
