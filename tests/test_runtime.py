@@ -172,3 +172,36 @@ probe error { printf("error probe %d\\n", n) }
     assert suppress.output == ''.join(f'open {i}\n' for i in range(1, 6)) + 'end 5\n'
     assert 'ERROR' not in suppress.messages
     assert 'number of errors: 5 (suppressed' in suppress.messages, suppress.messages
+
+
+def test_signals_stop_cleanly(kdir: Path, tmp_path: Path, workload: Path) -> None:  # noqa: F811
+    """SIGINT and SIGTERM to the runner while the command still runs: the
+    end probe runs and sees every hit, the output is drained, the exit
+    status is 0, and no module is left loaded."""
+    script = write(tmp_path, 'sig.stp', '''
+global n
+probe kernel.function("do_sys_openat2") { if (execname() == "stapgen_work") n++ }
+probe end { printf("end %d\\n", n) }
+''')
+    kos = []
+    for name in ('stap_sigint', 'stap_sigterm'):
+        built = stapgen('-r', str(kdir), '-p4', '-m', name, str(script), cwd=tmp_path)
+        assert built.returncode == 0, built.stderr
+        kos.append(tmp_path / f'{name}.ko')
+    # (a list runs under the shell, whose parent is the runner)
+    opens = f'{workload} /etc/hostname 0 /proc/version 0 /etc/hostname 0'
+    # (the command would outlive the runner's timeout: only the signal stops it)
+    jobs = [vm.BatchJob(ko, f'{opens}; kill -{sig} $PPID; sleep 600', timeout=60)
+            for ko, sig in zip(kos, ('INT', 'TERM'))]
+    jobs.append(vm.BatchJob(kos[0], 'cat /proc/modules', timeout=60))
+    console = tmp_path / 'console.log'
+    sigint, sigterm, after = vm.run_batch(kdir / 'arch/x86/boot/bzImage', jobs, console)
+    text = console.read_text(errors='replace')
+    assert BAD_CONSOLE.search(text) is None, text[-3000:]
+    for res in (sigint, sigterm):
+        assert res.command_output.count('workload open') == 3, res.command_output
+        assert (res.exit_code, res.output) == (0, 'end 3\n'), res.messages
+        assert 'timeout' not in res.messages, res.messages
+    # the third run's own module is the only one loaded while it runs
+    loaded = re.findall(r'^(stap_\w+) ', after.command_output, re.M)
+    assert loaded == ['stap_sigint'], after.command_output
