@@ -21,7 +21,7 @@ def test_hot_probes_on_both_cpus(kdir: Path, tmp_path: Path,
     scheduler paths while two workloads run; the count of opens of a known
     file equals what the workloads report."""
     script = write(tmp_path, 'stress.stp', '''
-global known, opens, reads, switches, ticks, hits
+global known, opens, reads, bycpu, switches, ticks, hits
 probe kernel.function("do_sys_openat2") {
 	opens[execname()]++
 	if (execname() == "stapgen_work" && kernel_string($filename, "?") == "/etc/hostname")
@@ -29,6 +29,7 @@ probe kernel.function("do_sys_openat2") {
 }
 probe kernel.function("vfs_read") {
 	reads <<< $count
+	bycpu[cpu()] <<< $count
 	if (++hits % 500 == 0)
 		printf("sample %d %s\\n", hits, execname())
 }
@@ -37,6 +38,9 @@ probe timer.profile { ticks[cpu()]++ }
 probe end {
 	printf("known %d\\n", known)
 	printf("reads %d\\n", @count(reads))
+	foreach (c in bycpu)
+		printf("bycpu %d %d %d\\n", c, @count(bycpu[c]), @sum(bycpu[c]))
+	printf("sum %d\\n", @sum(reads))
 	foreach (c in switches+)
 		printf("switches %d %d\\n", c, switches[c])
 	foreach (c in ticks+)
@@ -59,7 +63,14 @@ probe end {
     lock_skips = int(m.group(1)) if m else 0
     known = int(re.search(r'^known (\d+)$', r.stdout, re.M).group(1))
     assert said - lock_skips <= known <= said, r.stderr
-    assert int(re.search(r'^reads (\d+)$', r.stdout, re.M).group(1)) >= 2 * OPENS
+    reads = int(re.search(r'^reads (\d+)$', r.stdout, re.M).group(1))
+    assert reads >= 2 * OPENS
+    # the per-CPU parts of an array of aggregates add up to the scalar one
+    bycpu = re.findall(r'^bycpu (\d+) (\d+) (\d+)$', r.stdout, re.M)
+    assert sorted(c for c, _, _ in bycpu) == ['0', '1'], r.stdout
+    assert sum(int(n) for _, n, _ in bycpu) == reads
+    assert sum(int(s) for _, _, s in bycpu) == int(re.search(r'^sum (\d+)$', r.stdout,
+                                                             re.M).group(1))
     assert sorted(re.findall(r'^switches (\d+) \d+$', r.stdout, re.M)) == ['0', '1']
     assert sorted(re.findall(r'^ticks (\d+) \d+$', r.stdout, re.M)) == ['0', '1']
 

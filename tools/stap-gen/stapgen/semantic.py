@@ -528,7 +528,12 @@ class Checker:
                       hint=f'declare it: global {name}' if name else None)
             return None
         if isinstance(target, n.Index):
+            assert self.probe is not None
+            locked = g.name in self.probe.globals_used
             self._indexed(target.array, target.keys, target.pos)
+            if adding and not locked:   # per CPU: a[k] <<< v needs no global lock
+                self.probe.globals_used.discard(g.name)
+                self.probe.stats_added.add(g.name)
         else:
             assert self.probe is not None
             (self.probe.stats_added if adding else self.probe.globals_used).add(g.name)

@@ -257,12 +257,20 @@ class Translator:
         self._stmt(st.handler, ind + 1)
         self._emit(ind, '}')
 
+    def _is_pmap(self, name: str) -> bool:
+        """An array of aggregates: per CPU (struct stp_pmap)."""
+        g = self.program.globals.get(name)
+        return g is not None and bool(g.is_array) and g.value.type == n.STATS
+
     def _foreach(self, st: n.Foreach, ind: int) -> None:
         g = self.program.globals[st.array]
         m = f'&{global_c_name(st.array)}'
         d = self.s.depth
         self.s.depth += 1
         limit = self._expr(st.limit) if st.limit is not None else None
+        if self._is_pmap(st.array):
+            self._emit(ind, f'stp_pmap_aggregate(c, {m});')
+            m += '.agg'
         self._emit(ind, '{')
         self._emit(ind + 1, f'u32 n{d} = stp_map_sort({m}, {st.sort_key}, '
                             f'{int(st.sort_desc)}), i{d};')
@@ -294,12 +302,18 @@ class Translator:
     def _delete(self, st: n.Delete, ind: int) -> None:
         t = st.target
         if isinstance(t, n.Index):
+            if self._is_pmap(t.array):
+                self._emit(ind, f'stp_pmap_delete(c, &{global_c_name(t.array)}, '
+                                f'{self._key(t.array, t.keys)});')
+                return
             self._emit(ind, f'stp_map_delete(&{global_c_name(t.array)}, '
                             f'{self._key(t.array, t.keys)});')
             return
         assert isinstance(t, n.Var)
         g = self.program.globals.get(t.name)
-        if g is not None and g.is_array:
+        if self._is_pmap(t.name):
+            self._emit(ind, f'stp_pmap_delete(c, &{global_c_name(t.name)}, NULL);')
+        elif g is not None and g.is_array:
             self._emit(ind, f'stp_map_clear(&{global_c_name(t.name)});')
         else:
             lv = self._scalar_lvalue(t.name)
@@ -338,6 +352,9 @@ class Translator:
         if isinstance(e, n.Index):
             get = 'stp_map_get_str' if e.type == n.STRING else 'stp_map_get_long'
             return f'{get}(&{global_c_name(e.array)}, {self._key(e.array, e.keys)})'
+        if isinstance(e, n.InArray) and self._is_pmap(e.array):
+            return (f'(stp_pmap_get(c, &{global_c_name(e.array)}, '
+                    f'{self._key(e.array, e.keys)}) != NULL)')
         if isinstance(e, n.InArray):
             return (f'(stp_map_lookup(&{global_c_name(e.array)}, '
                     f'{self._key(e.array, e.keys)}) != NULL)')
@@ -368,12 +385,14 @@ class Translator:
             return f'stp_agg_add(&{global_c_name(e.target.name)}, {self._expr(e.value)}, ' \
                    f'{self._hist_spec(e.target)})'
         if isinstance(e, n.AggAdd):
-            return f'stp_stat_add({self._stat_ref(e.target, True)}, {self._expr(e.value)}, ' \
-                   f'{self._hist_spec(e.target)})'
+            assert isinstance(e.target, n.Index)
+            return (f'stp_pmap_add(c, &{global_c_name(e.target.array)}, '
+                    f'{self._key(e.target.array, e.target.keys)}, {self._expr(e.value)}, '
+                    f'{self._hist_spec(e.target)})')
         if isinstance(e, n.StatOp):
             if e.op in ('hist_log', 'hist_linear'):
                 raise error('a histogram can only be printed with print()', e.pos)
-            return f'stp_stat_read(c, {self._stat_ref(e.target, False)}, STP_STAT_{e.op.upper()})'
+            return f'stp_stat_read(c, {self._stat_ref(e.target)}, STP_STAT_{e.op.upper()})'
         raise error(f'{type(e).__name__} expressions are not supported yet', e.pos)
 
     # -- target variables -----------------------------------------------------
@@ -446,15 +465,13 @@ class Translator:
     def _stat_global(self, target: n.Expr) -> str:
         return target.name if isinstance(target, n.Var) else target.array  # type: ignore
 
-    def _stat_ref(self, target: n.Expr, create: bool) -> str:
-        """A struct stp_stat * for an aggregate (NULL: an empty array element)."""
+    def _stat_ref(self, target: n.Expr) -> str:
+        """The merged struct stp_stat * of an aggregate (NULL: an empty array element)."""
         g = global_c_name(self._stat_global(target))
         if isinstance(target, n.Var):
-            assert not create
             return f'stp_agg_merge(c, &{g})'
         assert isinstance(target, n.Index)
-        key = self._key(target.array, target.keys)
-        return f'stp_map_stat(c, &{g}, {key}, {"true" if create else "false"})'
+        return f'stp_pmap_get(c, &{g}, {self._key(target.array, target.keys)})'
 
     def _hist_spec(self, target: n.Expr) -> str:
         # (mode -1: no histogram is printed, so none is kept)
@@ -576,7 +593,7 @@ class Translator:
             if h.op not in ('hist_log', 'hist_linear'):
                 return f'stp_printf(c, "%lld{chr(92) + "n" if name == "println" else ""}", ' \
                        f'(long long){self._expr(h)})'
-            return (f'stp_print_hist(c, {self._stat_ref(h.target, False)}, '
+            return (f'stp_print_hist(c, {self._stat_ref(h.target)}, '
                     f'{self._hist_spec(h.target)})')
         if name in ('printf', 'sprintf'):
             fmt, argv, decls = self._format(e)
@@ -728,7 +745,14 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
                                    'init': None, 'free': None, 'param': None}
         if not g.is_array and g.value.type in (n.LONG, n.STRING):
             item['param'] = 'long' if g.value.type == n.LONG else 'string'
-        if g.is_array:
+        if g.is_array and g.value.type == n.STATS:
+            item['is_map'] = False
+            item['decl'] = f'static struct stp_pmap {c}'
+            keys = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
+            item['init'] = (f'ret = ret ?: stp_pmap_init(&{c}, "{name}", "{keys}", '
+                            f'{g.decl.size or "MAXMAPENTRIES"})')
+            item['free'] = f'stp_pmap_free(&{c})'
+        elif g.is_array:
             item['decl'] = f'static struct stp_map {c}'
             item['key_sig'] = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
             item['value_enum'] = {n.STRING: 'STP_STRING', n.STATS: 'STP_STAT'}.get(
