@@ -205,3 +205,28 @@ probe end { printf("end %d\\n", n) }
     # the third run's own module is the only one loaded while it runs
     loaded = re.findall(r'^(stap_\w+) ', after.command_output, re.M)
     assert loaded == ['stap_sigint'], after.command_output
+
+
+def test_maxskipped_stops_the_script(kdir: Path, tmp_path: Path) -> None:
+    """Two CPUs fight over one global with a single try for its lock: the
+    hits that lose are skipped and counted, and past MAXSKIPPED the script
+    stops as on an error (error probe, no end probe, exit status 1)."""
+    script = write(tmp_path, 'skip.stp', '''
+global n, x
+probe kernel.function("vfs_read") {
+	n++
+	for (i = 0; i < 300; i++) x += i
+}
+probe end { printf("end\\n") }
+probe error { printf("error probe\\n") }
+''')
+    dd = 'dd if=/dev/zero of=/dev/null bs=1 count=1000000 status=none'
+    r = run_vm(kdir, script, f'{dd} & {dd} & wait', tmp_path,
+               extra=['-D', 'MAXTRYLOCK=1', '-D', 'TRYLOCKDELAY=0', '-D', 'MAXSKIPPED=10',
+                      '--timeout', '120'])
+    assert BAD_CONSOLE.search(r.console) is None, r.console[-3000:]
+    assert r.returncode == 1, r.stderr
+    assert 'ERROR: too many probe hits skipped (more than MAXSKIPPED)' in r.stderr, r.stderr
+    assert r.stdout == 'error probe\n'
+    m = re.search(r'(\d+) probe hits skipped: \d+ reentrant.*, (\d+) on a lock', r.stderr)
+    assert m and int(m.group(1)) > 10 and int(m.group(2)) > 0, r.stderr
