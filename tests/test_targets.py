@@ -277,3 +277,27 @@ probe kernel.function("do_sys_openat2").return {
     assert [f'filename="{p}"' in e for e, p in zip(entries, said)] == [True] * len(said)
     assert [parms for parms, _ in returns] == entries
     assert [int(ret) for _, ret in returns] == [int(res) for _, res in said.values()]
+
+
+def test_locals_at_a_statement(kdir: Path, tmp_path: Path, workload: Path) -> None:
+    """At the `putname(tmp);` line of do_sys_openat2 (found in the tree's
+    source), the locals $fd and $tmp->name hold the open's result and the
+    kernel's copy of the path, as the workload saw them."""
+    from test_placement import _source_line
+    line = _source_line(kdir, 'fs/open.c', 'do_sys_openat2', 'putname(tmp);')
+    pp = f'kernel.statement("do_sys_openat2@fs/open.c:{line}")'
+    listed = stapgen('-r', str(kdir), '-L', pp)
+    assert listed.returncode == 0, listed.stderr
+    assert '$fd:int' in listed.stdout and '$tmp:struct filename*' in listed.stdout, listed.stdout
+    script = write(tmp_path, 'stmt.stp', f'''
+probe {pp} {{
+	if (execname() == "stapgen_work")
+		printf("at %s %d\\n", kernel_string($tmp->name), $fd)
+}}
+''')
+    r = run_vm(kdir, script, ' '.join([str(workload)] + WORKLOAD_ARGS), tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    said = workload_says(r.stdout)
+    seen = re.findall(r'^at (\S+) (-?\d+)$', r.stdout, re.M)
+    assert seen == [(path, res) for path, (_, res) in said.items()], r.stdout
