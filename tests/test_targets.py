@@ -207,10 +207,14 @@ probe kernel.function("proc_maps_open") {
 
 
 def test_var_reads_an_exported_global(kdir: Path, tmp_path: Path) -> None:
-    """@var("jiffies") through the export, typed from the probed file's DWARF,
+    """@var("jiffies") through the export, typed from the probed file's DWARF
+    (or, in a begin probe, from the file @var names),
     agrees with the kernel's own get_jiffies_64(); an unexported global is
     refused, never reached by address."""
     script = write(tmp_path, 'var.stp', '''
+probe begin {
+	printf("begin %d %d\\n", @var("jiffies@kernel/time/timer.c"), jiffies())
+}
 probe kernel.function("schedule_timeout") {
 	printf("jiffies %d %d\\n", @var("jiffies"), jiffies())
 	exit()
@@ -221,6 +225,12 @@ probe kernel.function("schedule_timeout") {
     assert_healthy(r.console)
     ours, kernels = map(int, re.search(r'^jiffies (\d+) (\d+)$', r.stdout, re.M).groups())
     assert 0 <= kernels - ours <= 1
+    # outside a function probe the type comes from the named file's DWARF
+    ours, kernels = map(int, re.search(r'^begin (\d+) (\d+)$', r.stdout, re.M).groups())
+    assert 0 <= kernels - ours <= 1
+    bad = stapgen('-r', str(kdir), '-p3', '-o', '/dev/null', '-e',
+                  'probe begin { print(@var("jiffies")) }')
+    assert bad.returncode == 1 and '@var("jiffies@FILE.c")' in bad.stderr, bad.stderr
     bad = stapgen('-r', str(kdir), '-p3', '-o', '/dev/null', '-e',
                   'probe kernel.function("do_sys_openat2") { print(@var("nr_files")) }')
     assert bad.returncode == 1 and "'nr_files' is not exported" in bad.stderr

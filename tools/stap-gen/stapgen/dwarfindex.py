@@ -279,6 +279,12 @@ class DwarfIndex:
                                (_s64(addr),)).fetchone()
         return Func(row[0], _u64(row[1]), row[2], row[3]) if row else None
 
+    def function_in_file(self, file: str) -> Optional[int]:
+        """The address of some function defined in a file ending in file."""
+        row = self.con.execute("SELECT addr FROM funcs WHERE file = ?1 OR file LIKE '%/' || ?1 "
+                               'LIMIT 1', (file,)).fetchone()
+        return _u64(row[0]) if row else None
+
     def inlines(self, name: str) -> List[Inline]:
         rows = self.con.execute('SELECT name, entry, file, line, call_file, call_line, '
                                 'caller FROM inlines WHERE name = ? ORDER BY entry', (name,))

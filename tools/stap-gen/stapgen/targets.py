@@ -355,6 +355,14 @@ class DwarfFile:
                 return found
         return None
 
+    def unit_of_file(self, file: str) -> Any:
+        """The compilation unit of a source file (one of its functions'), or None."""
+        if self.index is None or self.info is None or self.dwarf._aranges is None:
+            return None
+        addr = self.index().function_in_file(file)
+        off = self.dwarf._aranges.cu_offset_at_addr(addr) if addr is not None else None
+        return self.info.get_CU_at(off) if off is not None else None
+
     def named_type(self, name: str) -> Optional[CType]:
         """A complete type of that name anywhere in the file ('struct x', a typedef)."""
         if self.index is None or self.info is None:
@@ -686,7 +694,7 @@ class Binder:
 
     # -- the walk: base, then members and elements -----------------------------------
     def _walk(self, e: n.Target) -> Tuple[Loc, CType]:
-        site = self._need_site(e) if e.base != '@cast' else self.site
+        site = self._need_site(e) if e.base not in ('@cast', '@var') else self.site
         if e.base == '$return':
             assert site is not None
             if not site.ret:
@@ -736,20 +744,24 @@ class Binder:
                             'kernel', e.pos,
                             hint='a module can only refer to exported symbols; stap-gen '
                                  'never embeds a kernel address to reach the others')
-        site = self.site
-        if site is None:
-            raise self.fail(f'@var("{e.type_name}") needs a probe point with DWARF', e.pos,
-                            hint="its type is read from the probed function's "
-                                 'compilation unit')
-        cu_name = _name(site.cu.get_top_DIE())
-        if file and not cu_name.endswith(file):
-            raise self.fail(f'@var("{e.type_name}"): the probe point is in {cu_name}, '
-                            f'not {file}', e.pos)
-        for d in site.cu.get_top_DIE().iter_children():
+        # its type: from the probed function's unit, or from FILE's
+        if file and (self.site is None or not _name(self.site.cu.get_top_DIE()).endswith(file)):
+            cu = self.file.unit_of_file(file) if self.file is not None else None
+            if cu is None:
+                raise self.fail(f'@var("{e.type_name}"): no compilation unit {file} with '
+                                'DWARF', e.pos)
+        elif self.site is not None:
+            cu = self.site.cu
+        else:
+            raise self.fail(f'@var("{e.type_name}") outside a function probe needs the file '
+                            'whose DWARF gives its type', e.pos,
+                            hint=f'@var("{name}@FILE.c"), FILE.c a source file that uses it')
+        cu_name = _name(cu.get_top_DIE())
+        for d in cu.get_top_DIE().iter_children():
             if d.tag == 'DW_TAG_variable' and _name(d) == name and 'DW_AT_type' in d.attributes:
                 self.var_refs.add(name)
                 return Loc('mem', f'(u64)(unsigned long)stp_var_{name}'), \
-                    site.file.types.of(_type_die(d))
+                    self.file.types.of(_type_die(d))
         raise self.fail(f'@var("{e.type_name}"): {cu_name} does not declare {name}', e.pos,
                         hint='the type comes from the DWARF of the probed file; probe a '
                              'function in a file that uses it')

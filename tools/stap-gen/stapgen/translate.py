@@ -416,7 +416,7 @@ class Translator:
 
     def _binder(self, e: n.Expr) -> Binder:
         assert self.binder is not None
-        casts = isinstance(e, n.Target) and e.base == '@cast'
+        casts = isinstance(e, n.Target) and e.base in ('@cast', '@var')   # need no site
         if self.binder.site is None and self.site_problem and not casts:
             raise error(f'target variables are not available at this probe point: '
                         f'{self.site_problem}', e.pos)
