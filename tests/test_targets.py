@@ -311,3 +311,23 @@ probe {pp} {{
     said = workload_says(r.stdout)
     seen = re.findall(r'^at (\S+) (-?\d+)$', r.stdout, re.M)
     assert seen == [(path, res) for path, (_, res) in said.items()], r.stdout
+
+
+def test_struct_split_over_registers(kdir: Path, tmp_path: Path) -> None:
+    """timestamp_truncate(struct timespec64 t, ...) gets t in two registers
+    (DW_OP_piece); $t->tv_sec and $t->tv_nsec are read piece by piece and
+    equal the times touch(1) asked utimensat(2) for."""
+    listed = stapgen('-r', str(kdir), '-L', 'kernel.function("timestamp_truncate")')
+    assert '$t:struct timespec64' in listed.stdout, listed.stdout + listed.stderr
+    script = write(tmp_path, 'pieces.stp', '''
+probe kernel.function("timestamp_truncate") {
+	if (execname() == "touch")
+		printf("t %d %d\\n", $t->tv_sec, $t->tv_nsec)
+}
+''')
+    r = run_vm(kdir, script, 'touch -d @1234567890.25 /tmp/stapgen-touched', tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert_healthy(r.console)
+    seen = re.findall(r'^t (\d+) (\d+)$', r.stdout, re.M)
+    # atime and mtime, as given (other calls are the kernel's own clock)
+    assert seen.count(('1234567890', '250000000')) == 2, r.stdout

@@ -230,9 +230,12 @@ class Variable:
 
 @dataclass
 class Loc:
-    """Where a value is: 'mem' (c is its address) or 'value' (c is the value)."""
+    """Where a value is: 'mem' (c is its address), 'value' (c is the value),
+    or 'pieces': a struct the compiler split (DW_OP_piece), each piece
+    (offset, size, where, or None when that part is optimized out)."""
     kind: str
     c: str
+    pieces: Optional[List[Tuple[int, int, Optional['Loc']]]] = None
 
 
 def _u64(v: int) -> int:
@@ -496,7 +499,7 @@ class Site:
     def _compile(self, ops: List[Any], what: str) -> Loc:
         """A DWARF location expression as C, evaluated at probe time."""
         stack: List[str] = []
-        pieces: List[Tuple[Loc, int]] = []
+        pieces: List[Tuple[Optional[Loc], int]] = []
         result: Optional[Loc] = None
 
         def pop() -> str:
@@ -570,12 +573,9 @@ class Site:
                     else int(sub[0].op_name[9:])
                 stack.append(f'(u64)stp_dwreg(c, {regno})')
             elif name == 'DW_OP_piece':
-                if result is None:
-                    if not stack:
-                        raise Unavailable(f'${what} is partly optimized out at '
-                                          f'{self.where()}')
+                if result is None and stack:
                     result = Loc('mem', pop())
-                pieces.append((result, args[0]))
+                pieces.append((result, args[0]))   # (None: that part is optimized out)
                 result = None
             elif name == 'DW_OP_addr':
                 raise Unavailable(f'${what} lives at a fixed address (a static variable);'
@@ -590,12 +590,17 @@ class Site:
             raise Unavailable(f'${what} is optimized out at {self.where()}')
         return Loc('mem', stack[-1])
 
-    def _join_pieces(self, pieces: List[Tuple[Loc, int]], what: str) -> Loc:
-        if sum(size for _, size in pieces) > 8:
-            raise Unavailable(f'${what} is split over registers; only values of up to '
-                              '8 bytes can be put back together')
+    def _join_pieces(self, pieces: List[Tuple[Optional[Loc], int]], what: str) -> Loc:
+        if sum(size for _, size in pieces) > 8 or any(loc is None for loc, _ in pieces):
+            # a struct in several registers: its members are read piece by piece
+            out, off = [], 0
+            for loc, size in pieces:
+                out.append((off, size, loc))
+                off += size
+            return Loc('pieces', '', out)
         parts, shift = [], 0
         for loc, size in pieces:
+            assert loc is not None
             val = loc.c if loc.kind == 'value' else f'stp_deref(c, {loc.c}, {size}, 0)'
             parts.append(f'((stp_trunc({val}, {size}, 0)) << {shift * 8})')
             shift += size
@@ -805,9 +810,6 @@ class Binder:
                 base = Loc('mem', f'(u64){self._scalar(loc, t, e)}')
                 t = t.target
             elif t.composite:
-                if loc.kind != 'mem':
-                    raise self.fail(f"'{e.text()}': the struct is in registers; its "
-                                    'members cannot be read here', st.pos)
                 base = loc
             else:
                 raise self.fail(f"'->{st.member}' on {t.name}, which is not a struct, "
@@ -822,6 +824,8 @@ class Binder:
                 raise self.fail(f"{t.name} has no member '{st.member}'", st.pos,
                                 hint=f'its members: {names}' if names else
                                 f'{t.name} is incomplete in this compilation unit')
+            if base.kind != 'mem':
+                return self._member_in_registers(base, m, e, st), m.ctype, (0, 0)
             addr = Loc('mem', f'({base.c} + {m.offset})')
             return addr, m.ctype, (m.bit_size, m.bit_offset)
         assert st.index is not None
@@ -838,6 +842,25 @@ class Binder:
                             st.pos)
         return Loc('mem', f'({base_c} + {idx} * {max(elem.size, 1)})'), elem, (0, 0)
 
+    def _member_in_registers(self, base: Loc, m: Member, e: n.Target, st: n.Step) -> Loc:
+        """A member of a struct held in a register, or in pieces (DW_OP_piece)."""
+        if m.bit_size:
+            raise self.fail(f"'{e.text()}': a bitfield of a struct in registers", st.pos)
+        size = max(m.ctype.size, 1)
+        if base.kind == 'value':
+            return Loc('value', f'((u64)({base.c}) >> {m.offset * 8})')
+        assert base.pieces is not None
+        for off, psize, loc in base.pieces:
+            if off <= m.offset and m.offset + size <= off + psize:
+                if loc is None:
+                    raise self.fail(f"'{e.text()}' is optimized out here", st.pos,
+                                    hint=f'test for it with @defined({e.text()})')
+                if loc.kind == 'mem':
+                    return Loc('mem', f'({loc.c} + {m.offset - off})')
+                return Loc('value', f'((u64)({loc.c}) >> {(m.offset - off) * 8})')
+        raise self.fail(f"'{e.text()}' straddles two of the registers the struct is "
+                        'split over', st.pos)
+
     def _scalar(self, loc: Loc, t: CType, e: n.Target) -> str:
         if t.kind == 'array':
             if loc.kind != 'mem':
@@ -849,6 +872,9 @@ class Binder:
         if t.kind in ('void', 'func') or t.size not in (1, 2, 4, 8):
             raise self.fail(f"'{e.text()}' has type {t.name}, which has no value to read",
                             e.pos)
+        if loc.kind == 'pieces':
+            raise self.fail(f"'{e.text()}' is split over registers; only a struct's "
+                            'members can be read from them', e.pos)
         if loc.kind == 'mem':
             return f'(s64)stp_deref(c, {loc.c}, {t.size}, {int(t.signed)})'
         return f'(s64)stp_trunc({loc.c}, {t.size}, {int(t.signed)})'
