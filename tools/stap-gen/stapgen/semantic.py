@@ -44,9 +44,9 @@ class ProbeSym:
     index: int
     probe: n.Probe
     locals: Dict[str, Slot] = field(default_factory=dict)
+    # the globals whose locks the handler takes (not an aggregate it only
+    # adds to with <<<: aggregates are per CPU)
     globals_used: Set[str] = field(default_factory=set)
-    # scalar aggregates this scope only adds to (s <<< v): per-CPU, no lock
-    stats_added: Set[str] = field(default_factory=set)
     calls: Set[str] = field(default_factory=set)
     function: Optional[n.Function] = None
     ret: Slot = field(default_factory=lambda: Slot('return value'))
@@ -250,7 +250,6 @@ class Checker:
                 seen.add(name)
                 fs = self.functions[name]
                 ps.globals_used |= fs.globals_used
-                ps.stats_added |= fs.stats_added
                 pending.extend(fs.calls)
 
     def _final(self, probes: List[ProbeSym]) -> None:
@@ -305,7 +304,7 @@ class Checker:
                       hint=f"it is {'an array' if g.is_array else 'a scalar'} "
                            f"because of {g.array_pos}")
 
-    def _array(self, name: str, nkeys: int, pos: Pos) -> Optional[GlobalSym]:
+    def _array(self, name: str, nkeys: int, pos: Pos, lock: bool = True) -> Optional[GlobalSym]:
         g = self.globals.get(name)
         if g is None:
             if self.probe and name in self.probe.locals:
@@ -316,7 +315,8 @@ class Checker:
                           hint=f'declare it: global {name}')
             return None
         assert self.probe is not None
-        self.probe.globals_used.add(name)
+        if lock:
+            self.probe.globals_used.add(name)
         self._set_array(g, True, pos)
         if not g.keys:
             if nkeys > 9:
@@ -329,9 +329,10 @@ class Checker:
             return None
         return g
 
-    def _indexed(self, array: str, keys: List[n.Expr], pos: Pos) -> Optional[GlobalSym]:
+    def _indexed(self, array: str, keys: List[n.Expr], pos: Pos,
+                 lock: bool = True) -> Optional[GlobalSym]:
         """array[keys...]: the keys take (or must have) the key types."""
-        g = self._array(array, len(keys), pos)
+        g = self._array(array, len(keys), pos, lock)
         if g is not None:
             for k, slot in zip(keys, g.keys):
                 self._unify(slot, self._expr(k, slot.type), k.pos, f"key of '{array}'")
@@ -527,16 +528,13 @@ class Checker:
             self._err('aggregates must be globals', target.pos,
                       hint=f'declare it: global {name}' if name else None)
             return None
+        # (adding needs no lock: aggregates are per CPU)
         if isinstance(target, n.Index):
-            assert self.probe is not None
-            locked = g.name in self.probe.globals_used
-            self._indexed(target.array, target.keys, target.pos)
-            if adding and not locked:   # per CPU: a[k] <<< v needs no global lock
-                self.probe.globals_used.discard(g.name)
-                self.probe.stats_added.add(g.name)
+            self._indexed(target.array, target.keys, target.pos, lock=not adding)
         else:
             assert self.probe is not None
-            (self.probe.stats_added if adding else self.probe.globals_used).add(g.name)
+            if not adding:
+                self.probe.globals_used.add(g.name)
             self._set_array(g, False, target.pos)
         self._unify(g.value, n.STATS, pos, f"'{g.name}'")
         target.type = n.STATS

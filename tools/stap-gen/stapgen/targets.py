@@ -389,16 +389,14 @@ class DwarfFile:
             # (section offsets of .text and .init.text alias in a .ko)
             raise Unavailable('the call-frame information of this address is ambiguous '
                               'in the module')
-        for start, end, fde in covering:
-            if start <= pc < end:
-                rule = None
-                for row in fde.get_decoded().table:
-                    if row['pc'] > pc:
-                        break
-                    rule = row.get('cfa')
-                if rule is not None and rule.reg is not None:
-                    return f'((u64)stp_dwreg(c, {rule.reg}) + {_c_int(rule.offset)})'
-                break
+        if covering:
+            rule = None
+            for row in covering[0][2].get_decoded().table:
+                if row['pc'] > pc:
+                    break
+                rule = row.get('cfa')
+            if rule is not None and rule.reg is not None:
+                return f'((u64)stp_dwreg(c, {rule.reg}) + {_c_int(rule.offset)})'
         raise Unavailable('no call-frame information for this address')
 
     def expr(self, raw: Any) -> List[Any]:

@@ -123,7 +123,6 @@ class Translator:
             decls.append(f'char v_{name}[MAXSTRINGLEN]' if slot.type == n.STRING
                          else f's64 v_{name}')
         decls += [f'char t{i}[MAXSTRINGLEN]' for i in range(self.s.temps)]
-        # (a scalar aggregate only added to is per CPU and needs no lock)
         locks = [f'&{global_c_name(g)}_lock' for g in sorted(ps.globals_used)]
         if self.s.lines:
             self.s.lines.append('out:')     # where statements go on a script error
@@ -755,8 +754,7 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
         elif g.is_array:
             item['decl'] = f'static struct stp_map {c}'
             item['key_sig'] = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
-            item['value_enum'] = {n.STRING: 'STP_STRING', n.STATS: 'STP_STAT'}.get(
-                g.value.type or '', 'STP_LONG')
+            item['value_enum'] = 'STP_STRING' if g.value.type == n.STRING else 'STP_LONG'
             item['size'] = g.decl.size or 'MAXMAPENTRIES'
         elif g.value.type == n.STATS:
             item['decl'] = f'static struct stp_agg {c}'
