@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
-from . import dwarfindex, parser, paths, semantic, symbols, tree as treemod
+from . import dwarfindex, nodes as n, parser, paths, semantic, symbols, tree as treemod
 from .diag import Source, StapError, error
-from .resolve import Resolved, Resolver
+from .resolve import Resolved, Resolver, plain_function_names
 
 MODULE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,54}$')
 
@@ -178,8 +178,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
 
 
-def _vmlinux_symbols(vmlinux: Path) -> tuple:
+def _vmlinux_symbols(vmlinux: Path, script: Optional[n.Script] = None) -> tuple:
+    """The symbol table and DWARF of vmlinux.  With a script, the DWARF of the
+    functions it names is looked for meanwhile, in a second process."""
     try:
+        if script is not None:
+            names = plain_function_names(script)
+            if names:
+                dwarfindex.prefetch(vmlinux, symbols.build_id(vmlinux), names)
         return symbols.load(vmlinux), symbols.Dwarf(vmlinux)
     except (OSError, ValueError) as e:
         raise error(f'cannot read {vmlinux}: {e}',
@@ -190,7 +196,7 @@ def _list(args: argparse.Namespace) -> int:
     src = Source('<-l>', f'probe {args.listing or args.listing_vars} {{}}')
     script = parser.parse(src)
     vmlinux = args.vmlinux or treemod.open_tree(_kdir(args)).vmlinux
-    syms, dwarf = _vmlinux_symbols(vmlinux)
+    syms, dwarf = _vmlinux_symbols(vmlinux, script)
     syms.funcs      # a listing touches most of the table: load it once
     resolver = Resolver(syms, dwarf, args.verbose, _index_opener(vmlinux, syms),
                         None if args.vmlinux else _kdir(args), args.guru, listing=True)
@@ -216,7 +222,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _index_opener(vmlinux: Path, syms: symbols.SymbolTable):  # type: ignore[no-untyped-def]
-    def open_() -> dwarfindex.DwarfIndex:
+    def open_() -> dwarfindex.Index:
         try:
             return dwarfindex.open_index(vmlinux, syms.build_id)
         except (OSError, ValueError) as e:
@@ -328,7 +334,7 @@ def _main(args: argparse.Namespace) -> int:
     syms = dwarf = opener = None
     if needs_vmlinux:
         vmlinux = args.vmlinux or tree.vmlinux
-        syms, dwarf = _vmlinux_symbols(vmlinux)
+        syms, dwarf = _vmlinux_symbols(vmlinux, script)
         opener = _index_opener(vmlinux, syms)
     probes = Resolver(syms, dwarf, args.verbose, opener,
                       tree.objtree if tree else None, args.guru).resolve(script)

@@ -25,13 +25,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from elftools.elf.elffile import ELFFile
 
-from . import paths
+from . import dwarfscan, paths
+from .symbols import MappedELF
 
-FORMAT = 3
+FORMAT = 4
 _U64 = 1 << 64
 
 
@@ -203,13 +204,16 @@ class _CUWalker:
 def _worker(args: Tuple[str, List[int]]) -> Tuple[List[tuple], List[tuple], List[tuple]]:
     path, offsets = args
     with open(path, 'rb') as f:
-        info = ELFFile(f).get_dwarf_info()
+        info = MappedELF(f).get_dwarf_info()
         funcs: List[tuple] = []
         inlines: List[tuple] = []
         types: dict = {}
         for off in offsets:
             cu = info.get_CU_at(off)
             a, b, t = _CUWalker(info, cu).walk()
+            forget = getattr(info.debug_info_sec.stream, 'forget', None)
+            if forget is not None:
+                forget()
             funcs += a
             inlines += b
             for name, die in t:
@@ -219,7 +223,7 @@ def _worker(args: Tuple[str, List[int]]) -> Tuple[List[tuple], List[tuple], List
 
 def _cu_offsets(path: Path) -> List[int]:
     with path.open('rb') as f:
-        info = ELFFile(f).get_dwarf_info()
+        info = MappedELF(f).get_dwarf_info()
         return [cu.cu_offset for cu in info.iter_CUs()]
 
 
@@ -255,6 +259,8 @@ def build(vmlinux: Path, db: Path, jobs: int) -> None:
         CREATE INDEX funcs_name ON funcs(name);
         CREATE INDEX funcs_addr ON funcs(addr);
         CREATE INDEX inlines_name ON inlines(name);
+        CREATE TABLE sites AS SELECT name, file, line, MIN(entry) AS low, COUNT(*) AS count
+            FROM inlines GROUP BY name, file, line;
     ''')
     con.commit()
     con.close()
@@ -307,12 +313,219 @@ class DwarfIndex:
         for (name,) in self.con.execute('SELECT DISTINCT name FROM funcs'):
             yield name
 
+    # -- in bulk, for listings of many functions ---------------------------------
+    def all_functions(self) -> dict:
+        """Every out-of-line function, by entry address."""
+        return {_u64(a): Func(n, _u64(a), f, ln) for n, a, f, ln in
+                self.con.execute('SELECT name, addr, file, line FROM funcs')}
 
-def open_index(vmlinux: Path, build_id: str, jobs: Optional[int] = None) -> DwarfIndex:
-    """The index of vmlinux, built (and cached by build-id) if need be."""
+    def inline_sites(self) -> dict:
+        """name -> [(decl file, decl line, lowest entry, instances)]: each
+        inlined function's instances grouped by the declaration they show."""
+        out: dict = {}
+        for n, f, ln, low, count in self.con.execute('SELECT * FROM sites'):
+            out.setdefault(n, []).append((f, ln, _u64(low), count))
+        return out
+
+
+class ScanIndex:
+    """The index's answers for a few names, without building the index.
+
+    functions() and inlines() of a name walk only the units that can hold
+    it (dwarfscan), and remember the answer on disk; anything that needs
+    every name (a glob, a type by name) builds the whole index once and
+    asks it.  So does a name found in too many units to be worth walking
+    one by one (a header inline used everywhere), and a run that asks for
+    many names.
+    """
+
+    MAX_UNITS = 48
+    MAX_NAMES = 16
+
+    def __init__(self, vmlinux: Path, db: Path, jobs: int) -> None:
+        self.vmlinux = vmlinux
+        self.db = db
+        self.jobs = jobs
+        self._whole: Optional[DwarfIndex] = None
+        self._raw: Any = None
+        self._info: Any = None
+        self._aranges: Any = None
+        self._units: dict = {}                  # unit offset -> (funcs, inlines)
+        self._names: dict = {}                  # name -> (funcs, inlines)
+        self._by_addr: dict = {}
+        self._memo = sqlite3.connect(db.with_name(db.stem + '-names.sqlite'), timeout=60)
+        self._memo.executescript('''
+            CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY);
+            CREATE TABLE IF NOT EXISTS funcs (name TEXT, addr INTEGER, file TEXT,
+                                              line INTEGER);
+            CREATE TABLE IF NOT EXISTS inlines (name TEXT, entry INTEGER, file TEXT,
+                line INTEGER, call_file TEXT, call_line INTEGER, caller INTEGER);
+            CREATE INDEX IF NOT EXISTS funcs_name ON funcs(name);
+            CREATE INDEX IF NOT EXISTS inlines_name ON inlines(name);
+        ''')
+
+    def whole(self) -> DwarfIndex:
+        if self._whole is None:
+            if not self.db.exists():
+                build(self.vmlinux, self.db, self.jobs)
+            self._whole = DwarfIndex(self.db)
+        return self._whole
+
+    def _dwarf(self) -> Any:
+        if self._info is None:
+            self._file = self.vmlinux.open('rb')
+            self._info = MappedELF(self._file).get_dwarf_info()
+        return self._info
+
+    def _walk(self, unit: int) -> Tuple[List[tuple], List[tuple]]:
+        if unit not in self._units:
+            info = self._dwarf()
+            funcs, inlines, _ = _CUWalker(info, info.get_CU_at(unit)).walk()
+            self._units[unit] = (funcs, inlines)
+            for f in funcs:
+                self._by_addr.setdefault(_u64(f[1]), f)
+        return self._units[unit]
+
+    def _scan(self, name: str) -> Optional[Tuple[List[tuple], List[tuple]]]:
+        """(funcs, inlines) rows of name, or None when the whole index is the
+        better way to answer."""
+        if self._whole is not None:
+            return None
+        if name in self._names:
+            return self._names[name]
+        _join_prefetch(self.db)
+        con = self._memo
+        if con.execute('SELECT 1 FROM scanned WHERE name = ?', (name,)).fetchone():
+            found = (con.execute('SELECT * FROM funcs WHERE name = ?', (name,)).fetchall(),
+                     con.execute('SELECT * FROM inlines WHERE name = ?', (name,)).fetchall())
+            self._names[name] = found
+            return found
+        if len(self._names) >= self.MAX_NAMES:
+            return None
+        try:
+            if self._raw is None:
+                self._raw = dwarfscan.RawDwarf(self.vmlinux)
+            units = self._raw.units_naming(name)
+        except dwarfscan.Unsupported:
+            return None
+        if len(units) > self.MAX_UNITS:
+            print(f'  INDEX   {name} is in {len(units)} compilation units: indexing them all',
+                  file=sys.stderr)
+            return None
+        funcs: List[tuple] = []
+        inlines: List[tuple] = []
+        for unit in units:
+            f, i = self._walk(unit)
+            funcs += [r for r in f if r[0] == name]
+            inlines += [r for r in i if r[0] == name]
+        with con:
+            con.executemany('INSERT INTO funcs VALUES (?,?,?,?)', funcs)
+            con.executemany('INSERT INTO inlines VALUES (?,?,?,?,?,?,?)', inlines)
+            con.execute('INSERT OR IGNORE INTO scanned VALUES (?)', (name,))
+        self._names[name] = (funcs, inlines)
+        return funcs, inlines
+
+    def functions(self, name: str) -> List[Func]:
+        found = self._scan(name)
+        if found is None:
+            return self.whole().functions(name)
+        return [Func(n, _u64(a), f, ln) for n, a, f, ln in found[0]]
+
+    def inlines(self, name: str) -> List[Inline]:
+        found = self._scan(name)
+        if found is None:
+            return self.whole().inlines(name)
+        return [Inline(r[0], _u64(r[1]), r[2], r[3], r[4], r[5], _u64(r[6]))
+                for r in sorted(found[1], key=lambda r: _u64(r[1]))]
+
+    def function_at(self, addr: int) -> Optional[Func]:
+        """The out-of-line function starting at addr: among the names asked
+        so far, else in the unit .debug_aranges places addr in."""
+        if self._whole is not None:
+            return self._whole.function_at(addr)
+        for funcs, _ in self._names.values():
+            for n, a, f, ln in funcs:
+                if _u64(a) == addr:
+                    return Func(n, addr, f, ln)
+        if addr not in self._by_addr:
+            info = self._dwarf()
+            if self._aranges is None:
+                self._aranges = info.get_aranges()
+            unit = self._aranges.cu_offset_at_addr(addr) if self._aranges else None
+            if unit is None:
+                return self.whole().function_at(addr)
+            self._walk(unit)
+        row = self._by_addr.get(addr)
+        return Func(row[0], addr, row[2], row[3]) if row else None
+
+    def function_in_file(self, file: str) -> Optional[int]:
+        return self.whole().function_in_file(file)
+
+    def names(self, pattern: str) -> List[str]:
+        return self.whole().names(pattern)
+
+    def type_die(self, name: str) -> Optional[int]:
+        return self.whole().type_die(name)
+
+    def iter_all_names(self) -> Iterator[str]:
+        return self.whole().iter_all_names()
+
+    def all_functions(self) -> dict:
+        return self.whole().all_functions()
+
+    def inline_sites(self) -> dict:
+        return self.whole().inline_sites()
+
+
+Index = Union[DwarfIndex, ScanIndex]
+
+# scans started ahead of need, by index file: their answers land in its memo
+_prefetching: dict = {}
+
+
+def _db_path(vmlinux: Path, build_id: str) -> Path:
     key = build_id or f'nobuildid-{vmlinux.stat().st_size}-{int(vmlinux.stat().st_mtime)}'
-    db = paths.cache_dir() / 'dwarf' / f'{key}-{FORMAT}.sqlite'
-    if not db.exists():
-        db.parent.mkdir(parents=True, exist_ok=True)
-        build(vmlinux, db, jobs or os.cpu_count() or 1)
-    return DwarfIndex(db)
+    return paths.cache_dir() / 'dwarf' / f'{key}-{FORMAT}.sqlite'
+
+
+def open_index(vmlinux: Path, build_id: str, jobs: Optional[int] = None) -> Index:
+    """The index of vmlinux: the whole one when it is cached (by build-id),
+    else one that answers single names by scanning and builds the whole
+    index when a question needs it."""
+    db = _db_path(vmlinux, build_id)
+    if db.exists():
+        return DwarfIndex(db)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    return ScanIndex(vmlinux, db, jobs or os.cpu_count() or 1)
+
+
+def prefetch(vmlinux: Path, build_id: str, names: List[str]) -> None:
+    """Scan for names in a child process, while the caller reads the symbol
+    table: on a cold cache the two take about as long, and there are two
+    CPUs.  The index opened later waits for the child and finds the answers
+    in its memo."""
+    db = _db_path(vmlinux, build_id)
+    if not names or len(names) > ScanIndex.MAX_NAMES or db.exists() or db in _prefetching:
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            index = ScanIndex(vmlinux, db, 1)
+            for name in names:
+                if index._scan(name) is None:
+                    break
+        except BaseException:           # the parent scans again and reports
+            code = 1
+        finally:
+            os._exit(code)
+    _prefetching[db] = pid
+
+
+def _join_prefetch(db: Path) -> None:
+    pid = _prefetching.pop(db, None)
+    if pid is not None:
+        os.waitpid(pid, 0)

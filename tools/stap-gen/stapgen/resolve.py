@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional
 from . import kmodule
 from . import nodes as n
 from .diag import Pos, StapError, close_matches, error
-from .dwarfindex import DwarfIndex, Inline
+from .dwarfindex import Index, Inline
 from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable, entry_name
 
 
@@ -85,10 +85,40 @@ def expand_braces(pattern: str) -> List[str]:
     return out
 
 
+def plain_function_names(script: n.Script) -> List[str]:
+    """The function names kernel.function points name without a wildcard:
+    what a resolution will ask the DWARF about first."""
+    out: List[str] = []
+    for probe in script.probes:
+        for pp in probe.points:
+            c = pp.components
+            if len(c) >= 2 and c[0].name == 'kernel' and c[1].name == 'function' and \
+                    isinstance(c[1].arg, str):
+                name = c[1].arg.partition('@')[0]
+                if name and not _WILD.search(name) and '{' not in name and name not in out:
+                    out.append(name)
+    return out
+
+
+class _Bulk:
+    """The symbol table and the DWARF index read whole, for listings that
+    touch most functions: one query each instead of several per function."""
+
+    def __init__(self, symbols: SymbolTable, index: Optional[Index]) -> None:
+        self.entries: Dict[str, List[Symbol]] = {}
+        for sym in symbols.funcs:
+            name = entry_name(sym.name)
+            if name is not None:
+                self.entries.setdefault(name, []).append(sym)
+        self.functions = index.all_functions() if index is not None else {}
+        self.sites = index.inline_sites() if index is not None else {}
+        self.names = {f.name for f in self.functions.values()} | set(self.sites)
+
+
 class Resolver:
     def __init__(self, symbols: Optional[SymbolTable], dwarf: Optional[Dwarf],
                  verbose: int = 0,
-                 index: Optional[Callable[[], DwarfIndex]] = None,
+                 index: Optional[Callable[[], Index]] = None,
                  objtree: Optional[Path] = None, guru: bool = False,
                  listing: bool = False) -> None:
         self.objtree = objtree
@@ -98,10 +128,11 @@ class Resolver:
         self.dwarf = dwarf
         self.verbose = verbose
         self._open_index = index
-        self._index: Optional[DwarfIndex] = None
+        self._index: Optional[Index] = None
         self._host_anchors: Dict[int, tuple] = {}
+        self._bulk_tables: Optional[_Bulk] = None
 
-    def index(self) -> Optional[DwarfIndex]:
+    def index(self) -> Optional[Index]:
         if self._index is None and self._open_index is not None:
             self._index = self._open_index()
         return self._index
@@ -216,14 +247,19 @@ class Resolver:
         self._syms(comp.pos)
         index = self.index()
         wild = bool(_WILD.search(func_pat)) or '{' in func_pat
+        bulk = self._bulk() if self.listing and wild else None
         names: List[str] = []
         for alt in expand_braces(func_pat):
-            if _WILD.search(alt):
+            if not _WILD.search(alt):
+                names.append(alt)
+            elif bulk is not None:
+                names += fnmatch.filter(bulk.entries, alt)
+                if not sx.call:
+                    names += fnmatch.filter(bulk.names, alt)
+            else:
                 names.extend(self._entry_names(alt))
                 if index is not None and not sx.call:
                     names.extend(index.names(alt))
-            else:
-                names.append(alt)
         names = sorted(set(names))
         if sx.exported:
             assert self.symbols is not None
@@ -244,11 +280,17 @@ class Resolver:
             return False
 
         for name in names:
-            calls = [] if sx.inline else self._entries(name)
-            inlines = index.inlines(name) if index is not None and not sx.call else []
-            if sx.call and index is not None and not calls and index.inlines(name):
+            calls = [] if sx.inline else \
+                bulk.entries.get(name, []) if bulk else self._entries(name)
+            inlines = [] if index is None or sx.call else \
+                self._listed_inlines(bulk, name, sx) if bulk else index.inlines(name)
+            if sx.call and index is not None and not calls and \
+                    (name in bulk.sites if bulk else index.inlines(name)):
                 inline_only.append(name)
             if sx.ret and inlines:
+                if not calls and wild:
+                    skipped.append(f'{name}: only inlined; .return needs a real entry')
+                    continue
                 if not calls:
                     raise error(f"'{name}' is only inlined ({len(inlines)} instances): "
                                 '.return needs a real function entry', comp.pos,
@@ -511,6 +553,28 @@ class Resolver:
                          pc=addr, func_entry=host.addr,
                          why=f'{host.name}+{addr - host.addr:#x}')]
 
+    def _bulk(self) -> '_Bulk':
+        if self._bulk_tables is None:
+            assert self.symbols is not None
+            self._bulk_tables = _Bulk(self.symbols, self.index())
+        return self._bulk_tables
+
+    def _listed_inlines(self, bulk: '_Bulk', name: str, sx: 'Suffixes') -> List[Inline]:
+        """For a listing: one probeable instance of each inlined declaration
+        site of name (a listing shows sites, not instances)."""
+        out = []
+        for file, line, low, count in bulk.sites.get(name, []):
+            first = Inline(name, low, file, line, '?', 0, 0)
+            if count == 1 or sx.ret or not isinstance(self._place_inline(0, first, sx), str):
+                out.append(first)
+                continue
+            index = self.index()
+            assert index is not None
+            rest = [i for i in index.inlines(name) if (i.file, i.line) == (file, line)]
+            out.append(next((i for i in rest if not isinstance(
+                self._place_inline(0, i, sx), str)), first))
+        return out
+
     def _place_inline(self, handler: int, inl: Inline, sx: 'Suffixes') -> Any:
         """An inlined instance at its entry pc, or why it cannot be probed."""
         assert self.symbols is not None
@@ -544,6 +608,9 @@ class Resolver:
 
     def _decl(self, addr: int) -> Optional[SourceLoc]:
         index = self.index()
+        if self._bulk_tables is not None:
+            f = self._bulk_tables.functions.get(addr)
+            return SourceLoc(f.file, f.line) if f and f.line else None
         if index is not None:
             f = index.function_at(addr)
             return SourceLoc(f.file, f.line) if f and f.line else None
@@ -551,6 +618,9 @@ class Resolver:
 
     def _dwarf_name(self, addr: int) -> Optional[str]:
         index = self.index()
+        if self._bulk_tables is not None:
+            f = self._bulk_tables.functions.get(addr)
+            return f.name if f else None
         if index is not None:
             f = index.function_at(addr)
             return f.name if f else None

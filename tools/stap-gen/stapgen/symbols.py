@@ -11,19 +11,24 @@ found through .debug_aranges.
 from __future__ import annotations
 
 import bisect
+import fnmatch
+import mmap
 import os
 import re
 import sqlite3
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
 from elftools.elf.elffile import ELFFile
+
+SHF_COMPRESSED = 0x800
 
 from . import paths
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 # Text regions kprobes refuse, as (start marker, end marker, why).
 REFUSED_REGIONS = (
@@ -128,12 +133,21 @@ class SymbolTable:
         return self._symbols('WHERE name = ? AND func', (name,))
 
     def entries(self, name: str) -> List[Symbol]:
-        """The function symbols whose code is an entry of function `name`."""
-        return self._symbols('WHERE entry = ? AND func ORDER BY addr', (name,))
+        """The function symbols whose code is an entry of function `name`:
+        name itself and its clones (name.isra.0, name.constprop.1)."""
+        return [s for s in self._symbols("WHERE func AND (name = ?1 OR name >= ?1 || '.' "
+                                         "AND name < ?1 || '/') ORDER BY addr", (name,))
+                if entry_name(s.name) == name]
 
     def entry_names(self, pattern: str) -> List[str]:
-        return [n for (n,) in self.con.execute(
-            'SELECT DISTINCT entry FROM syms WHERE entry GLOB ? AND func', (pattern,))]
+        """The functions matching a glob that have an entry symbol."""
+        out = set()
+        for (sym,) in self.con.execute("SELECT DISTINCT name FROM syms WHERE func AND "
+                                       "(name GLOB ?1 OR name GLOB ?1 || '.*')", (pattern,)):
+            entry = entry_name(sym)
+            if entry is not None and fnmatch.fnmatchcase(entry, pattern):
+                out.add(entry)
+        return sorted(out)
 
     def names_with_prefix(self, prefix: str) -> List[str]:
         glob = ''.join(f'[{c}]' if c in '*?[' else c for c in prefix) + '*'
@@ -209,6 +223,12 @@ def _build_id(elf: ELFFile) -> str:
     return ''
 
 
+def build_id(path: Path) -> str:
+    """The GNU build-id of an ELF file, '' if it has none."""
+    with path.open('rb') as f:
+        return _build_id(ELFFile(f))
+
+
 def _read(path: Path) -> SymbolTable:
     with path.open('rb') as f:
         elf = ELFFile(f)
@@ -220,37 +240,56 @@ def _read(path: Path) -> SymbolTable:
         symtab = elf.get_section_by_name('.symtab')
         if symtab is None:
             raise OSError(f'{path} has no symbol table')
-        symbols = []
-        for sym in symtab.iter_symbols():
-            typ = sym['st_info']['type']
-            if not sym.name or typ in ('STT_SECTION', 'STT_FILE'):
-                continue
-            symbols.append(Symbol(sym.name, sym['st_value'], sym['st_size'],
-                                  typ == 'STT_FUNC'))
+        symbols = list(_symbols_of(elf, symtab))
         blacklist = _kprobe_blacklist(elf, symbols)
     db.parent.mkdir(parents=True, exist_ok=True)
     tmp = db.with_suffix(f'.tmp{os.getpid()}')
     tmp.unlink(missing_ok=True)
     con = sqlite3.connect(tmp)
-    con.executescript('CREATE TABLE syms (name TEXT, addr INTEGER, size INTEGER, '
-                      'func INTEGER, entry TEXT); CREATE TABLE blacklist (addr INTEGER);')
-    con.executemany('INSERT INTO syms VALUES (?,?,?,?,?)',
-                    ((s.name, _s64(s.addr), s.size, int(s.is_func),
-                      entry_name(s.name) if s.is_func else None) for s in symbols))
+    con.executescript('PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; '
+                      'CREATE TABLE syms (name TEXT, addr INTEGER, size INTEGER, func INTEGER);'
+                      'CREATE TABLE blacklist (addr INTEGER);')
+    con.executemany('INSERT INTO syms VALUES (?,?,?,?)',
+                    ((name, _s64(addr), size, func) for name, addr, size, func in symbols))
     con.executemany('INSERT INTO blacklist VALUES (?)', ((_s64(a),) for a in blacklist))
     con.executescript('CREATE INDEX syms_name ON syms(name); '
-                      'CREATE INDEX syms_addr ON syms(func, addr); '
-                      'CREATE INDEX syms_entry ON syms(entry);')
+                      'CREATE INDEX syms_addr ON syms(func, addr);')
     con.commit()
     con.close()
     os.replace(tmp, db)
     return SymbolTable(path, build_id, db)
 
 
-def _kprobe_blacklist(elf: ELFFile, symbols: List[Symbol]) -> List[int]:
+STT_FUNC, STT_SECTION, STT_FILE = 2, 3, 4
+
+
+def _symbols_of(elf: ELFFile, symtab) -> Iterator[Tuple[str, int, int, bool]]:  # type: ignore[no-untyped-def]
+    """(name, address, size, is a function) of the named symbols of a
+    symbol table, minus sections and files.
+
+    A distro vmlinux has 190k symbols: 64-bit little-endian tables are
+    unpacked directly (Elf64_Sym), others through pyelftools.
+    """
+    if elf.elfclass != 64 or not elf.little_endian:
+        for sym in symtab.iter_symbols():
+            typ = sym['st_info']['type']
+            if sym.name and typ not in ('STT_SECTION', 'STT_FILE'):
+                yield sym.name, sym['st_value'], sym['st_size'], typ == 'STT_FUNC'
+        return
+    strtab = elf.get_section(symtab['sh_link']).data()
+    for name, info, _, _, value, size in struct.iter_unpack('<IBBHQQ', symtab.data()):
+        typ = info & 0xf
+        if name == 0 or typ in (STT_SECTION, STT_FILE):
+            continue
+        text = strtab[name:strtab.index(b'\0', name)].decode(errors='replace')
+        if text:
+            yield text, value, size, typ == STT_FUNC
+
+
+def _kprobe_blacklist(elf: ELFFile, symbols: List[Tuple[str, int, int, bool]]) -> List[int]:
     """Addresses NOKPROBE_SYMBOL() put between the blacklist markers."""
-    marks = {s.name: s.addr for s in symbols
-             if s.name in ('__start_kprobe_blacklist', '__stop_kprobe_blacklist')}
+    marks = {s[0]: s[1] for s in symbols
+             if s[0] in ('__start_kprobe_blacklist', '__stop_kprobe_blacklist')}
     if len(marks) != 2:
         return []
     start, stop = marks['__start_kprobe_blacklist'], marks['__stop_kprobe_blacklist']
@@ -266,12 +305,67 @@ def load(vmlinux: Path) -> SymbolTable:
     return _read(vmlinux)
 
 
+class _Window:
+    """A read-only stream over one section of a mapped file."""
+
+    def __init__(self, data: mmap.mmap, base: int, size: int) -> None:
+        self._data = data
+        self._base = base
+        self._size = size
+        self._pos = 0
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._pos = pos if whence == 0 else self._pos + pos if whence == 1 \
+            else self._size + pos
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, n: int = -1) -> bytes:
+        start = self._pos
+        end = start + n
+        if n < 0 or end > self._size:
+            end = self._size if start < self._size else start
+        self._pos = end
+        return self._data[self._base + start:self._base + end]
+
+    def forget(self) -> None:
+        """Drop the pages read so far from this process's memory (they stay
+        in the page cache): a walk over all of a big file's DWARF would
+        otherwise end up with the whole file counted as its own."""
+        self._data.madvise(mmap.MADV_DONTNEED)
+
+
+class MappedELF(ELFFile):
+    """An ELFFile whose DWARF is read in place through mmap.
+
+    pyelftools copies every DWARF section into memory, 300 MB for a distro
+    vmlinux, to look at a few compilation units.  A linked vmlinux's
+    sections need no rewriting (no relocations, not compressed), so they
+    are read where they lie; relocatable objects go the usual way.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._map = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+
+    def _read_dwarf_section(self, section: Any, relocate_dwarf_sections: bool) -> Any:
+        if self['e_type'] == 'ET_REL' or section['sh_flags'] & SHF_COMPRESSED or \
+                section['sh_type'] == 'SHT_NOBITS':
+            return super()._read_dwarf_section(section, relocate_dwarf_sections)
+        return DebugSectionDescriptor(
+            stream=_Window(self._map, section['sh_offset'], section['sh_size']),
+            name=section.name, global_offset=section['sh_offset'],
+            size=section['sh_size'], address=section['sh_addr'])
+
+
 class Dwarf:
     """Lazy DWARF lookups in one ELF file."""
 
     def __init__(self, path: Path) -> None:
         self._file = path.open('rb')
-        self._elf = ELFFile(self._file)
+        self._elf = MappedELF(self._file)
         self._info = None
         self._aranges = None
         self._cu_cache: Dict[int, Dict[int, DwarfFunction]] = {}
