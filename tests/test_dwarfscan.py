@@ -55,3 +55,62 @@ def test_scan_agrees_with_the_whole_index(kdir: Path, tmp_path: Path) -> None:
     fresh = dwarfindex.ScanIndex(vmlinux, tmp_path / 'other.sqlite', 1)
     for f in whole.functions(names[len(names) // 2]) + whole.functions('vfs_read'):
         assert fresh.function_at(f.addr) == whole.function_at(f.addr)
+
+
+# -- the raw DIE reader against pyelftools -----------------------------------------
+
+def _pyelftools_walk(info, offset: int) -> tuple:  # type: ignore[no-untyped-def]
+    """What the index keeps from a unit, read the plain pyelftools way: out-of-line
+    functions (name, low_pc, decl line) and inlined instances (name, call line)."""
+    cu = info.get_CU_at(offset)
+
+    def decl(die):  # type: ignore[no-untyped-def]
+        name, line = '', 0
+        for _ in range(4):
+            a = die.attributes
+            name = name or (a['DW_AT_name'].value.decode() if 'DW_AT_name' in a else '')
+            line = line or (a['DW_AT_decl_line'].value if 'DW_AT_decl_line' in a else 0)
+            origin = a.get('DW_AT_abstract_origin') or a.get('DW_AT_specification')
+            if origin is None or (name and line):
+                break
+            die = die.get_DIE_from_attribute(origin.name)
+        return name, line
+
+    def inlines(parent, out):  # type: ignore[no-untyped-def]
+        for die in parent.iter_children():
+            if die.tag == 'DW_TAG_inlined_subroutine':
+                a = die.attributes
+                if ('DW_AT_entry_pc' in a and a['DW_AT_entry_pc'].form == 'DW_FORM_addr') or \
+                        ('DW_AT_low_pc' in a and a['DW_AT_low_pc'].form == 'DW_FORM_addr') \
+                        or 'DW_AT_ranges' in a:
+                    line = a['DW_AT_call_line'].value if 'DW_AT_call_line' in a else 0
+                    out.append((decl(die)[0], line))
+                inlines(die, out)
+            elif die.tag == 'DW_TAG_lexical_block' or die.has_children and \
+                    die.tag in ('DW_TAG_GNU_call_site', 'DW_TAG_call_site'):
+                inlines(die, out)
+
+    funcs: list = []
+    inl: list = []
+    for die in cu.get_top_DIE().iter_children():
+        low = die.attributes.get('DW_AT_low_pc')
+        if die.tag == 'DW_TAG_subprogram' and low is not None and low.form == 'DW_FORM_addr':
+            name, line = decl(die)
+            if name:
+                funcs.append((name, low.value, line))
+                inlines(die, inl)
+    return funcs, inl
+
+
+def test_raw_reader_reads_what_pyelftools_reads(kdir: Path) -> None:
+    from elftools.elf.elffile import ELFFile
+    from stapgen import rawdwarf
+    vmlinux = kdir / 'vmlinux'
+    raw = rawdwarf.RawDwarf(vmlinux)
+    with vmlinux.open('rb') as f:
+        info = ELFFile(f).get_dwarf_info()
+        for offset in raw.units[::20]:
+            funcs, inlines, _ = dwarfindex._CUWalker(raw, info, offset).walk()
+            got = ([(n, dwarfindex._u64(a), ln) for n, a, _, ln in funcs],
+                   [(r[0], r[5]) for r in inlines if r[0]])
+            assert got == _pyelftools_walk(info, offset), f'unit at {offset:#x}'

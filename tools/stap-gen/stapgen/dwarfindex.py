@@ -18,6 +18,7 @@ definition of each named struct, union, enum and typedef, by DIE offset.
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import sqlite3
@@ -29,7 +30,7 @@ from typing import Any, Iterator, List, Optional, Tuple, Union
 
 from elftools.elf.elffile import ELFFile
 
-from . import dwarfscan, paths
+from . import dwarfscan, paths, rawdwarf
 from .symbols import MappedELF
 
 FORMAT = 4
@@ -65,31 +66,34 @@ class Inline:
 
 # -- building --------------------------------------------------------------------
 
-def _attr_str(die: Any, name: str) -> Optional[str]:
-    a = die.attributes.get(name)
-    if a is None:
-        return None
-    v = a.value
-    return v.decode(errors='replace') if isinstance(v, bytes) else str(v)
-
-
-_TYPE_TAGS = {'DW_TAG_structure_type': 'struct ', 'DW_TAG_union_type': 'union ',
-              'DW_TAG_enumeration_type': 'enum ', 'DW_TAG_typedef': ''}
+_TYPE_TAGS = {0x13: 'struct ', 0x17: 'union ', 0x04: 'enum ', 0x16: ''}
+TAG_lexical_block, TAG_inlined_subroutine, TAG_call_site, TAG_GNU_call_site = \
+    0x0b, 0x1d, 0x48, 0x4109
 
 
 class _CUWalker:
-    def __init__(self, info: Any, cu: Any) -> None:
+    """What the index keeps from one compilation unit.
+
+    DIEs come from the raw reader; the unit's line program (its file
+    names) and range lists from pyelftools."""
+
+    def __init__(self, raw: rawdwarf.RawDwarf, info: Any, offset: int) -> None:
         self.info = info
-        self.cu = cu
-        top = cu.get_top_DIE()
-        self.comp_dir = (_attr_str(top, 'DW_AT_comp_dir') or '').rstrip('/')
-        self.top = top
+        self.unit = raw.unit(offset)
+        self.top = self.unit.top
+        self.comp_dir = str(self.top.attrs.get(rawdwarf.AT_comp_dir, '')).rstrip('/')
+        self._cu: Any = None
         self._files: Optional[List[str]] = None
         self._decl_cache: dict = {}
 
+    def cu(self) -> Any:
+        if self._cu is None:
+            self._cu = self.info.get_CU_at(self.unit.offset)
+        return self._cu
+
     def files(self) -> List[str]:
         if self._files is None:
-            lp = self.info.line_program_for_CU(self.cu)
+            lp = self.info.line_program_for_CU(self.cu())
             out: List[str] = []
             if lp is not None:
                 dirs = [d.decode(errors='replace') if isinstance(d, bytes) else str(d)
@@ -114,42 +118,46 @@ class _CUWalker:
         files = self.files()
         return files[index] if 0 <= index < len(files) else '?'
 
-    def decl(self, die: Any) -> Tuple[str, str, int]:
+    def decl(self, die: rawdwarf.Die) -> Tuple[str, str, int]:
         """(name, decl file, decl line), following origins to the declaration."""
         key = die.offset
         if key in self._decl_cache:
             return self._decl_cache[key]
         name, file, line = '', '?', 0
-        d = die
+        d: Optional[rawdwarf.Die] = die
+        unit = self.unit
         for _ in range(4):
+            assert d is not None
+            a = d.attrs
             if not name:
-                name = _attr_str(d, 'DW_AT_name') or ''
-            if line == 0 and 'DW_AT_decl_line' in d.attributes:
-                line = d.attributes['DW_AT_decl_line'].value
-                fa = d.attributes.get('DW_AT_decl_file')
-                file = self.file(fa.value) if fa is not None else '?'
-            origin = d.attributes.get('DW_AT_abstract_origin') or \
-                d.attributes.get('DW_AT_specification')
-            if origin is None or (name and line):
+                name = a.get(rawdwarf.AT_name) or ''
+            if line == 0 and rawdwarf.AT_decl_line in a:
+                line = a[rawdwarf.AT_decl_line]
+                fa = a.get(rawdwarf.AT_decl_file)
+                file = self.file(fa) if fa is not None else '?'
+            origin = a.get(rawdwarf.AT_abstract_origin, a.get(rawdwarf.AT_specification))
+            if origin is None or (name and line) or \
+                    not unit.offset <= origin < unit.end:
                 break
-            d = d.get_DIE_from_attribute(origin.name)
+            d = unit.die_at(origin)
+            if d is None:
+                break
         self._decl_cache[key] = (name, file, line)
         return name, file, line
 
-    def entry_pc(self, die: Any) -> Optional[int]:
-        a = die.attributes
-        if 'DW_AT_entry_pc' in a and a['DW_AT_entry_pc'].form == 'DW_FORM_addr':
-            return int(a['DW_AT_entry_pc'].value)
-        if 'DW_AT_low_pc' in a and a['DW_AT_low_pc'].form == 'DW_FORM_addr':
-            return int(a['DW_AT_low_pc'].value)
-        if 'DW_AT_ranges' in a:
+    def entry_pc(self, die: rawdwarf.Die) -> Optional[int]:
+        a, forms = die.attrs, die.forms
+        if forms.get(rawdwarf.AT_entry_pc) == rawdwarf.FORM_addr:
+            return int(a[rawdwarf.AT_entry_pc])
+        if forms.get(rawdwarf.AT_low_pc) == rawdwarf.FORM_addr:
+            return int(a[rawdwarf.AT_low_pc])
+        if forms.get(rawdwarf.AT_ranges) == rawdwarf.FORM_sec_offset:
             try:
                 rl = self.info.range_lists()
-                entries = rl.get_range_list_at_offset(a['DW_AT_ranges'].value, cu=self.cu)
+                entries = rl.get_range_list_at_offset(a[rawdwarf.AT_ranges], cu=self.cu())
             except Exception:       # a form pyelftools cannot follow
                 return None
-            base = self.top.attributes.get('DW_AT_low_pc')
-            base_addr = base.value if base is not None else 0
+            base_addr = self.top.attrs.get(rawdwarf.AT_low_pc, 0)
             starts = []
             for e in entries:
                 if hasattr(e, 'base_address'):
@@ -164,67 +172,74 @@ class _CUWalker:
         funcs: List[tuple] = []
         inlines: List[tuple] = []
         types: List[tuple] = []
-        for die in self.top.iter_children():
-            if die.tag in _TYPE_TAGS:
-                name = _attr_str(die, 'DW_AT_name')
-                if name and 'DW_AT_declaration' not in die.attributes and \
-                        ('DW_AT_byte_size' in die.attributes or
-                         die.tag == 'DW_TAG_typedef'):
-                    types.append((_TYPE_TAGS[die.tag] + name, die.offset))
+        unit = self.unit
+        for die in unit.children(self.top):
+            tag = die.tag
+            a = die.attrs
+            if tag in _TYPE_TAGS:
+                name = a.get(rawdwarf.AT_name)
+                if name and rawdwarf.AT_declaration not in a and \
+                        (rawdwarf.AT_byte_size in a or tag == 0x16):
+                    types.append((_TYPE_TAGS[tag] + name, die.offset))
                 continue
-            if die.tag != 'DW_TAG_subprogram':
-                continue
-            low = die.attributes.get('DW_AT_low_pc')
-            if low is None or low.form != 'DW_FORM_addr':
+            if tag != rawdwarf.DW_TAG_subprogram or \
+                    die.forms.get(rawdwarf.AT_low_pc) != rawdwarf.FORM_addr:
                 continue
             name, file, line = self.decl(die)
             if not name:
                 continue
-            funcs.append((name, _s64(low.value), file, line))
-            self._inlines(die, low.value, inlines)
+            low = a[rawdwarf.AT_low_pc]
+            funcs.append((name, _s64(low), file, line))
+            self._inlines(die, low, inlines)
         return funcs, inlines, types
 
-    def _inlines(self, parent: Any, caller: int, out: List[tuple]) -> None:
-        for die in parent.iter_children():
-            if die.tag == 'DW_TAG_inlined_subroutine':
+    def _inlines(self, parent: rawdwarf.Die, caller: int, out: List[tuple]) -> None:
+        for die in self.unit.children(parent):
+            tag = die.tag
+            if tag == TAG_inlined_subroutine:
                 entry = self.entry_pc(die)
                 name, file, line = self.decl(die)
                 if entry is not None and name:
-                    cf = die.attributes.get('DW_AT_call_file')
-                    cl = die.attributes.get('DW_AT_call_line')
+                    cf = die.attrs.get(rawdwarf.AT_call_file)
                     out.append((name, _s64(entry), file, line,
-                                self.file(cf.value) if cf is not None else '?',
-                                cl.value if cl is not None else 0, _s64(caller)))
+                                self.file(cf) if cf is not None else '?',
+                                die.attrs.get(rawdwarf.AT_call_line, 0), _s64(caller)))
                 self._inlines(die, caller, out)
-            elif die.tag == 'DW_TAG_lexical_block' or die.has_children and \
-                    die.tag in ('DW_TAG_GNU_call_site', 'DW_TAG_call_site'):
+            elif tag == TAG_lexical_block or die.children and \
+                    tag in (TAG_GNU_call_site, TAG_call_site):
                 self._inlines(die, caller, out)
+
+
+def _forget(raw: rawdwarf.RawDwarf, elf: MappedELF) -> None:
+    """Drop the mapped pages walked so far from this process's memory."""
+    for m in (raw.map, elf.map):
+        m.madvise(mmap.MADV_DONTNEED)
 
 
 def _worker(args: Tuple[str, List[int]]) -> Tuple[List[tuple], List[tuple], List[tuple]]:
     path, offsets = args
+    raw = rawdwarf.RawDwarf(Path(path))
     with open(path, 'rb') as f:
-        info = MappedELF(f).get_dwarf_info()
+        elf = MappedELF(f)
+        info = elf.get_dwarf_info()
         funcs: List[tuple] = []
         inlines: List[tuple] = []
         types: dict = {}
         for off in offsets:
-            cu = info.get_CU_at(off)
-            a, b, t = _CUWalker(info, cu).walk()
-            forget = getattr(info.debug_info_sec.stream, 'forget', None)
-            if forget is not None:
-                forget()
+            a, b, t = _CUWalker(raw, info, off).walk()
+            _forget(raw, elf)
             funcs += a
             inlines += b
             for name, die in t:
                 types.setdefault(name, die)
+    raw.close()
     return funcs, inlines, list(types.items())
 
 
 def _cu_offsets(path: Path) -> List[int]:
-    with path.open('rb') as f:
-        info = MappedELF(f).get_dwarf_info()
-        return [cu.cu_offset for cu in info.iter_CUs()]
+    raw = rawdwarf.RawDwarf(path)
+    raw.close()
+    return raw.units
 
 
 def build(vmlinux: Path, db: Path, jobs: int) -> None:
@@ -377,10 +392,14 @@ class ScanIndex:
             self._info = MappedELF(self._file).get_dwarf_info()
         return self._info
 
+    def _scanner(self) -> dwarfscan.NameScan:
+        if self._raw is None:
+            self._raw = dwarfscan.NameScan(rawdwarf.RawDwarf(self.vmlinux))
+        return self._raw
+
     def _walk(self, unit: int) -> Tuple[List[tuple], List[tuple]]:
         if unit not in self._units:
-            info = self._dwarf()
-            funcs, inlines, _ = _CUWalker(info, info.get_CU_at(unit)).walk()
+            funcs, inlines, _ = _CUWalker(self._scanner().raw, self._dwarf(), unit).walk()
             self._units[unit] = (funcs, inlines)
             for f in funcs:
                 self._by_addr.setdefault(_u64(f[1]), f)
@@ -403,9 +422,7 @@ class ScanIndex:
         if len(self._names) >= self.MAX_NAMES:
             return None
         try:
-            if self._raw is None:
-                self._raw = dwarfscan.RawDwarf(self.vmlinux)
-            units = self._raw.units_naming(name)
+            units = self._scanner().units_naming(name)
         except dwarfscan.Unsupported:
             return None
         if len(units) > self.MAX_UNITS:

@@ -330,12 +330,6 @@ class _Window:
         self._pos = end
         return self._data[self._base + start:self._base + end]
 
-    def forget(self) -> None:
-        """Drop the pages read so far from this process's memory (they stay
-        in the page cache): a walk over all of a big file's DWARF would
-        otherwise end up with the whole file counted as its own."""
-        self._data.madvise(mmap.MADV_DONTNEED)
-
 
 class MappedELF(ELFFile):
     """An ELFFile whose DWARF is read in place through mmap.
@@ -348,14 +342,14 @@ class MappedELF(ELFFile):
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._map = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+        self.map = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
 
     def _read_dwarf_section(self, section: Any, relocate_dwarf_sections: bool) -> Any:
         if self['e_type'] == 'ET_REL' or section['sh_flags'] & SHF_COMPRESSED or \
                 section['sh_type'] == 'SHT_NOBITS':
             return super()._read_dwarf_section(section, relocate_dwarf_sections)
         return DebugSectionDescriptor(
-            stream=_Window(self._map, section['sh_offset'], section['sh_size']),
+            stream=_Window(self.map, section['sh_offset'], section['sh_size']),
             name=section.name, global_offset=section['sh_offset'],
             size=section['sh_size'], address=section['sh_addr'])
 
