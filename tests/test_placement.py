@@ -130,6 +130,13 @@ def test_wildcards_and_file_filter(kdir: Path) -> None:
     assert r.returncode != 0
     assert 'no function "c_start" is defined in "mm/*"' in r.stderr
     assert 'fs/proc/consoles.c' in r.stderr
+    # module("*"): every module the tree built (here the one its config has)
+    mods = {ko.stem.replace('-', '_') for ko in kdir.rglob('*.ko')}
+    assert mods, 'the test config builds a module'
+    listed = stapgen('-r', str(kdir), '-l', 'module("*").function("*thermal*")').stdout
+    assert {m for m in re.findall(r'^module\("([^"]+)"\)', listed, re.M)} == mods, listed
+    placed = p2(kdir, 'probe module("x86_*").function("pkg_thermal_notify") {}')
+    assert [a for _, a, _ in placed] == ['x86_pkg_temp_thermal:pkg_thermal_notify']
 
 
 def _first_symbol_in(kdir: Path, start: str, end: str) -> str:
@@ -223,15 +230,31 @@ def test_inline_instances(kdir: Path, tmp_path: Path) -> None:
         assert r.returncode != 0
         assert ('is only inlined' if what == '.return' else 'is inlined everywhere') \
             in r.stderr
-    script = write(tmp_path, 'inline.stp', '''
-global hits
-probe kernel.function("file_ppos") { if (execname() == "cat") hits++ }
-probe end { printf("%d\\n", hits) }
+    # perf probe places the same inlined copies
+    perf = subprocess.run([shutil.which('perf') or 'perf', 'probe', '-k',
+                           str(kdir / 'vmlinux'), '-D', 'file_ppos'],
+                          capture_output=True, text=True).stdout
+    assert sorted((a, str(o)) for _, a, o in placed) == \
+        sorted(re.findall(r'^p:\S+ (\S+)\+(\d+)$', perf, re.M)), perf
+    # a line of its body: one probe in every inlined copy
+    body = _source_line(kdir, 'fs/read_write.c', 'file_ppos', 'return file->f_mode')
+    at_body = p2(kdir, f'probe kernel.statement("file_ppos@fs/read_write.c:{body}") {{}}')
+    hosts = {a for _, a, _ in placed}
+    assert {a for _, a, _ in at_body} == hosts and len(at_body) == len(placed)
+    script = write(tmp_path, 'inline.stp', f'''
+global hits, lines
+probe kernel.function("file_ppos") {{ if (execname() == "cat") hits++ }}
+probe kernel.statement("file_ppos@fs/read_write.c:{body}") {{
+    if (execname() == "cat") lines++
+}}
+probe end {{ printf("%d %d\\n", hits, lines) }}
 ''')
     r = run_vm(kdir, script, 'cat /proc/version /proc/version >/dev/null', tmp_path)
     assert r.returncode == 0, r.stderr
-    # two files: at least two reads each (data, EOF) and one write each
-    assert int(r.stdout) >= 6, r.stdout
+    hits, lines = map(int, r.stdout.split())
+    # two files: at least two reads each (data, EOF) and one write each; every
+    # copy entered runs its one line
+    assert hits >= 6 and lines == hits, r.stdout
     assert_healthy(r.console)
 
 

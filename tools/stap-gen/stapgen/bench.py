@@ -57,8 +57,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--vmlinux', type=Path, help='use this vmlinux instead of fetching')
     ap.add_argument('--function', default='vfs_read')
-    ap.add_argument('--skip-cold-listing', action='store_true',
-                    help='do not rebuild the index a second time for the cold -l row')
     args = ap.parse_args(argv)
     vmlinux = args.vmlinux or fetch(PACKAGE, VMLINUX)
     stapgen = str(paths.LAUNCHER)
@@ -68,24 +66,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     # the parser tables are not what is measured: prime them
     subprocess.run([stapgen, '-p1', '-e', 'probe begin {}'], env=env,
                    stdout=subprocess.DEVNULL, check=False)
-    rows = []
     one = ['--vmlinux', str(vmlinux), '-p2', '-e',
            f'probe kernel.function("{args.function}") {{}}']
     every = ['--vmlinux', str(vmlinux), '-l', 'kernel.function("*")']
-    if perf:
-        rows.append((f'perf probe -D {args.function}',
-                     measure([perf, 'probe', '-k', str(vmlinux), '-D', args.function])))
-    rows.append((f'stap-gen -p2 {args.function}, cold', measure([stapgen, *one], env)))
-    rows.append((f'stap-gen -p2 {args.function}, warm', measure([stapgen, *one], env)))
-    rows.append(('stap-gen -l kernel.function("*"), warm', measure([stapgen, *every], env)))
-    shutil.rmtree(cache, ignore_errors=True)
-    if args.skip_cold_listing:
-        return _print(vmlinux, rows)
-    cache.mkdir()
-    subprocess.run([stapgen, '-p1', '-e', 'probe begin {}'], env=env,
-                   stdout=subprocess.DEVNULL, check=False)
-    rows.append(('stap-gen -l kernel.function("*"), cold', measure([stapgen, *every], env)))
-    shutil.rmtree(cache, ignore_errors=True)
+    rows = []
+    try:
+        if perf:
+            rows.append((f'perf probe -D {args.function}',
+                         measure([perf, 'probe', '-k', str(vmlinux), '-D', args.function])))
+        rows.append((f'stap-gen -p2 {args.function}, cold', measure([stapgen, *one], env)))
+        rows.append((f'stap-gen -p2 {args.function}, warm', measure([stapgen, *one], env)))
+        if perf:
+            rows.append(('perf probe -F (every function)',
+                         measure([perf, 'probe', '-k', str(vmlinux), '-F'])))
+        rows.append(('stap-gen -l kernel.function("*"), cold',
+                     measure([stapgen, *every], env)))
+        rows.append(('stap-gen -l kernel.function("*"), warm',
+                     measure([stapgen, *every], env)))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
     return _print(vmlinux, rows)
 
 

@@ -19,7 +19,6 @@ definition of each named struct, union, enum and typedef, by DIE offset.
 from __future__ import annotations
 
 import mmap
-import multiprocessing
 import os
 import sqlite3
 import sys
@@ -258,6 +257,7 @@ def build(vmlinux: Path, db: Path, jobs: int) -> None:
                               call_file TEXT, call_line INTEGER, caller INTEGER);
         CREATE TABLE types (name TEXT PRIMARY KEY, die INTEGER);
     ''')
+    import multiprocessing
     ctx = multiprocessing.get_context('fork')
     with ctx.Pool(jobs) as pool:
         for done, (funcs, inlines, types) in enumerate(

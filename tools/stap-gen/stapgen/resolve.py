@@ -14,7 +14,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import kmodule
 from . import nodes as n
@@ -131,6 +131,7 @@ class Resolver:
         self._index: Optional[Index] = None
         self._host_anchors: Dict[int, tuple] = {}
         self._bulk_tables: Optional[_Bulk] = None
+        self._scopes: Any = None                # targets.DwarfFile, for inline ranges
 
     def index(self) -> Optional[Index]:
         if self._index is None and self._open_index is not None:
@@ -409,7 +410,13 @@ class Resolver:
         func_pat, file_pat, lines, rel = m.groups()
         assert self.symbols is not None and self.dwarf is not None
         self._syms(comp.pos)
-        names = sorted({x for f in expand_braces(func_pat) for x in self._entry_names(f)})
+        index = self.index()
+        names = set()
+        for f in expand_braces(func_pat):
+            names.update(self._entry_names(f))
+            if index is not None:
+                names.update(index.names(f) if _WILD.search(f) else
+                             [f] if index.inlines(f) else [])
         if not names:
             self._no_function(func_pat, comp.pos)
         if rel is not None:
@@ -421,18 +428,15 @@ class Resolver:
             first, last = int(first), int(end or first)
         out: List[Resolved] = []
         with_code: List[int] = []
-        for name in names:
-            for sym in self._entries(name):
-                if self._refused(sym) is not None or \
-                        (sym.name != name and self._not_a_clone_of(sym, name)):
-                    continue
+        for name in sorted(names):
+            for host, decl, spans in self._bodies(name):
                 if rel is not None:
-                    decl = self._decl(sym.addr)
                     if decl is None:
                         continue
                     first = last = decl.line + int(rel)
-                rows = [r for r in self.dwarf.line_rows(sym.addr, sym.addr + sym.size)
-                        if any(fnmatch.fnmatchcase(r[1], f) for f in expand_braces(file_pat))]
+                rows = sorted({r for lo, hi in spans for r in self.dwarf.line_rows(lo, hi)
+                               if any(fnmatch.fnmatchcase(r[1], f)
+                                      for f in expand_braces(file_pat))})
                 with_code += [r[2] for r in rows]
                 seen = set()
                 prev_line = None
@@ -445,9 +449,9 @@ class Resolver:
                         out.append(Resolved(
                             handler, 'kprobe', f'{family}("{name}@{file}:{line}")',
                             func=name, symbol=anchor, offset=offset,
-                            target='|'.join(self.symbols.aliases(sym)),
-                            target_size=sym.size, pc=addr, func_entry=sym.addr,
-                            why=f'line {line} of {file} in {sym.name}+{addr - sym.addr:#x}'))
+                            target='|'.join(self.symbols.aliases(host)),
+                            target_size=host.size, pc=addr, func_entry=host.addr,
+                            why=f'line {line} of {file} in {host.name}+{addr - host.addr:#x}'))
                     prev_line = line
         if not out:
             near = sorted(set(with_code), key=lambda x: (abs(x - first), x))[:4]
@@ -455,6 +459,34 @@ class Resolver:
             raise error(f'no code for {what} in {func_pat}', comp.pos,
                         hint=f'lines with code there: {", ".join(map(str, sorted(near)))}'
                         if near else f'{func_pat} has no line information for {file_pat}')
+        return out
+
+    def _bodies(self, name: str) -> List[Tuple[Symbol, Optional[SourceLoc],
+                                                List[Tuple[int, int]]]]:
+        """Where name's code is: (function symbol holding it, name's
+        declaration, address ranges) for each out-of-line copy and each
+        inlined instance that kprobes can reach."""
+        assert self.symbols is not None
+        out = []
+        for sym in self._entries(name):
+            if self._refused(sym) is None and \
+                    (sym.name == name or not self._not_a_clone_of(sym, name)):
+                out.append((sym, self._decl(sym.addr), [(sym.addr, sym.addr + sym.size)]))
+        from .targets import DwarfFile, Unavailable
+        index = self.index()
+        for inl in index.inlines(name) if index is not None else []:
+            host = self.symbols.function_at(inl.entry)
+            if host is None or self._refused(host) is not None:
+                continue
+            if self._scopes is None:
+                self._scopes = DwarfFile(self.dwarf, self.index)
+            try:
+                spans = self._scopes.inline_ranges(inl.entry, name)
+            except Unavailable:
+                continue
+            # the entry may sit in an empty range: its rows count too
+            out.append((host, SourceLoc(inl.file, inl.line),
+                        spans + [(inl.entry, inl.entry + 1)]))
         return out
 
     def _anchor_in(self, host: Symbol, addr: int) -> tuple:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
 from elftools.elf.elffile import ELFFile
 
 SHF_COMPRESSED = 0x800
@@ -202,14 +201,16 @@ class SymbolTable:
         duplicated name must never be an anchor; neither may __pfx_/__cfi_
         padding symbols, which kprobes refuse.
         """
-        row = self.con.execute(
-            "SELECT s.name, s.addr FROM syms s WHERE s.func AND s.addr <= ? "
-            "AND s.name NOT GLOB '__pfx_*' AND s.name NOT GLOB '__cfi_*' "
-            "AND (SELECT COUNT(*) FROM syms t WHERE t.name = s.name) = 1 "
-            "ORDER BY s.addr DESC LIMIT 1", (_s64(addr),)).fetchone()
-        if row is None:
-            raise LookupError(f'no unique symbol at or before {addr:#x}')
-        return str(row[0]), addr - _u64(row[1])
+        at = _s64(addr)
+        while True:
+            rows = self.con.execute('SELECT name, addr FROM syms WHERE func AND addr <= ? '
+                                    'ORDER BY addr DESC LIMIT 32', (at,)).fetchall()
+            if not rows:
+                raise LookupError(f'no unique symbol at or before {addr:#x}')
+            for name, a in rows:
+                if not name.startswith(('__pfx_', '__cfi_')) and self.count(name) == 1:
+                    return str(name), addr - _u64(a)
+            at = rows[-1][1] - 1
 
 
 def _build_id(elf: ELFFile) -> str:
@@ -348,6 +349,7 @@ class MappedELF(ELFFile):
         if self['e_type'] == 'ET_REL' or section['sh_flags'] & SHF_COMPRESSED or \
                 section['sh_type'] == 'SHT_NOBITS':
             return super()._read_dwarf_section(section, relocate_dwarf_sections)
+        from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
         return DebugSectionDescriptor(
             stream=_Window(self.map, section['sh_offset'], section['sh_size']),
             name=section.name, global_offset=section['sh_offset'],

@@ -292,22 +292,7 @@ class DwarfFile:
     def site(self, pc: int, func: str, inline: bool, func_entry: int,
              ret: bool = False) -> 'Site':
         """The scope at pc: func's out-of-line body, or its inlined instance."""
-        if self.info is None or self.dwarf._aranges is None:
-            raise Unavailable('the tree has no DWARF (CONFIG_DEBUG_INFO)')
-        if self.relocatable:
-            cu, sub = self._named_subprogram(pc, func)
-        else:
-            off = self.dwarf._aranges.cu_offset_at_addr(pc)
-            if off is None:
-                raise Unavailable(f'no DWARF unit covers {func}')
-            cu = self.info.get_CU_at(off)
-            sub = None
-            for die in cu.get_top_DIE().iter_children():
-                if die.tag == 'DW_TAG_subprogram' and self._contains(cu, die, pc):
-                    sub = die
-                    break
-            if sub is None:
-                raise Unavailable(f'no DWARF subprogram covers {func}')
+        cu, sub = self._subprogram_at(pc, func)
         chain = [sub]
         die = sub
         while True:
@@ -328,6 +313,29 @@ class DwarfFile:
                 break
             scopes.append(d)
         return Site(self, cu, sub, scopes, pc, func, pc == func_entry and not inline, ret)
+
+    def _subprogram_at(self, pc: int, func: str) -> Tuple[Any, Any]:
+        """The unit and the out-of-line subprogram whose code holds pc."""
+        if self.info is None or self.dwarf._aranges is None:
+            raise Unavailable('the tree has no DWARF (CONFIG_DEBUG_INFO)')
+        if self.relocatable:
+            return self._named_subprogram(pc, func)
+        off = self.dwarf._aranges.cu_offset_at_addr(pc)
+        if off is None:
+            raise Unavailable(f'no DWARF unit covers {func}')
+        cu = self.info.get_CU_at(off)
+        for die in cu.get_top_DIE().iter_children():
+            if die.tag == 'DW_TAG_subprogram' and self._contains(cu, die, pc):
+                return cu, die
+        raise Unavailable(f'no DWARF subprogram covers {func}')
+
+    def inline_ranges(self, entry: int, func: str) -> List[Tuple[int, int]]:
+        """The address ranges of the instance of func inlined at entry."""
+        cu, sub = self._subprogram_at(entry, func)
+        inst = self._inlined_at(cu, sub, func, entry)
+        if inst is None:
+            raise Unavailable(f'no inlined instance of {func} at {entry:#x}')
+        return self.ranges(cu, inst)
 
     def _named_subprogram(self, pc: int, func: str) -> Tuple[Any, Any]:
         found = [(cu, die) for cu in self.info.iter_CUs()
