@@ -126,7 +126,7 @@ BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
 
 _FORMAT = re.compile(r'%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+|\*))?'
                      r'(?P<conv>.)', re.S)
-NUMERIC_CONV = 'diuxXoc'
+NUMERIC_CONV = 'diuxXocb'
 
 
 @dataclass
@@ -159,6 +159,9 @@ def parse_format(fmt: str) -> Tuple[List[object], Optional[str]]:
         elif conv in NUMERIC_CONV + 'sp':
             if m.group('width') == '*' or m.group('prec') == '*':
                 return parts, "'*' width and precision are not supported"
+            if conv == 'b' and m.group('width') not in (None, '1', '2', '4', '8'):
+                return parts, f"'{m.group(0)}' writes 1, 2, 4 or 8 bytes: use %1b, %2b, " \
+                    '%4b or %8b (the default)'
             parts.append(FormatSpec(m.group(0), conv, m.group('flags'),
                                     m.group('width'), m.group('prec'), j))
         else:
@@ -671,6 +674,9 @@ class Checker:
             self._err(f'bad printf format: {problem}', e.args[0].pos)
             return
         specs = [p for p in parts if isinstance(p, FormatSpec)]
+        if e.name != 'printf' and any(p.conv == 'b' for p in specs):
+            self._err(f"'%b' writes binary output: only printf takes it, not {e.name}",
+                      e.args[0].pos)
         args = e.args[1:]
         if len(specs) != len(args):
             self._err(f'printf format has {len(specs)} directive(s) but '

@@ -595,10 +595,13 @@ class Translator:
             return (f'stp_print_hist(c, {self._stat_ref(h.target)}, '
                     f'{self._hist_spec(h.target)})')
         if name in ('printf', 'sprintf'):
-            fmt, argv, decls = self._format(e)
+            pieces, decls = self._format(e)
             dest = 'c' if name == 'printf' else self._temp()
-            return self._sequenced(decls, f'stp_{name}({dest}, {fmt}' +
-                                   ''.join(f', {x}' for x in argv) + ')')
+            calls = [f'stp_printb(c, {argv[0]}, {fmt})' if fmt.isdigit() else
+                     f'stp_{name}({dest}, {fmt}' + ''.join(f', {x}' for x in argv) + ')'
+                     for fmt, argv in pieces]
+            return self._sequenced(decls, calls[0] if len(calls) == 1 else
+                                   '({ ' + '; '.join(calls) + '; })')
         a, decls = self._args(e.args)
         if decls:
             return self._sequenced(decls, self._builtin(e, a))
@@ -655,19 +658,28 @@ class Translator:
         raise error(f"function '{name}' is not supported yet", e.pos)
 
     def _format(self, e: n.Call) -> tuple:
-        """A checked script format as a C format, its arguments and their setup."""
+        """A checked script format as C: pieces (C format, its arguments), a
+        %b directive being a piece of its own (its byte count, the value),
+        and the setup of the arguments."""
         fmt = e.args[0]
         assert isinstance(fmt, n.String)
         parts, _ = parse_format(fmt.value)
         values, decls = self._args(e.args[1:])
-        c_fmt = []
-        args = []
+        pieces: List[Tuple[str, List[str]]] = []
+        c_fmt: List[str] = []
+        args: List[str] = []
         it = iter(values)
         for p in parts:
             if not isinstance(p, FormatSpec):
                 c_fmt.append(str(p).replace('%', '%%'))
                 continue
             v = next(it)
+            if p.conv == 'b':
+                if c_fmt:
+                    pieces.append((f'"{c_string("".join(c_fmt))}"', args))
+                pieces.append((p.width or '8', [f'(u64)({v})']))
+                c_fmt, args = [], []
+                continue
             head = '%' + p.flags + (p.width or '') + (f'.{p.prec}' if p.prec else '')
             if p.conv == 's':
                 c_fmt.append(head + 's')
@@ -684,7 +696,9 @@ class Translator:
             else:
                 c_fmt.append(head + 'lld')
                 args.append(f'(long long)({v})')
-        return f'"{c_string("".join(c_fmt))}"', args, decls
+        if c_fmt or not pieces:
+            pieces.append((f'"{c_string("".join(c_fmt))}"', args))
+        return pieces, decls
 
 
 # kernel_long(addr) and friends: (size, signed) of a fault-safe read.
