@@ -559,7 +559,7 @@ class Checker:
                     return n.HIST
                 vals.append(v)
             lo, hi, step = vals
-            if step <= 0 or hi <= lo or (hi - lo) // step > 128:
+            if step <= 0 or hi <= lo or (hi - lo) // step + 3 > 128:
                 self._err('@hist_linear needs step > 0, hi > lo and at most 128 buckets',
                           e.pos)
             spec = (1, lo, hi, step)
