@@ -1,0 +1,80 @@
+"""Documentation/trace/stap-gen builds without a warning, its cross
+references and toctree point at pages that exist, and the example scripts
+it includes are corpus scripts (which test_corpus runs in QEMU on both
+trees and compares with their expected output)."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import List
+
+import pytest
+from docutils import nodes
+from docutils.core import publish_string
+from docutils.parsers.rst import Directive, directives, roles
+
+from conftest import TOP
+
+DOCS = TOP / 'Documentation' / 'trace' / 'stap-gen'
+SELFTESTS = TOP / 'tools' / 'stap-gen' / 'selftests'
+PAGES = sorted(DOCS.glob('*.rst'))
+
+
+class _Toctree(Directive):
+    """Sphinx's toctree, checked: every entry is a page of this directory."""
+    has_content = True
+    option_spec = {'maxdepth': directives.positive_int}
+
+    def run(self) -> List[nodes.Node]:
+        missing = [e for e in self.content if e.strip() and
+                   not (DOCS / f'{e.strip()}.rst').exists()]
+        if missing:
+            return [self.state.document.reporter.error(
+                f'toctree entries without a page: {missing}', line=self.lineno)]
+        return []
+
+
+def _doc_role(name, rawtext, text, lineno, inliner, options=None, content=None):  # type: ignore[no-untyped-def]
+    """Sphinx's :doc: role, checked: the page exists."""
+    if not (DOCS / f'{text}.rst').exists():
+        msg = inliner.reporter.error(f':doc:`{text}` names no page', line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    return [nodes.reference(rawtext, text, refuri=f'{text}.html')], []
+
+
+directives.register_directive('toctree', _Toctree)
+roles.register_local_role('doc', _doc_role)
+
+
+def test_every_page_is_listed() -> None:
+    index = (DOCS / 'index.rst').read_text()
+    for page in PAGES:
+        if page.stem != 'index':
+            assert re.search(rf'^\s+{page.stem}$', index, re.M), page.name
+
+
+@pytest.mark.parametrize('page', PAGES, ids=[p.name for p in PAGES])
+def test_page_builds_without_warnings(page: Path) -> None:
+    warnings = io.StringIO()
+    html = publish_string(page.read_text(), source_path=str(page), writer='html5',
+                          settings_overrides={'report_level': 2, 'halt_level': 5,
+                                              'warning_stream': warnings,
+                                              'output_encoding': 'unicode'})
+    assert warnings.getvalue() == '', warnings.getvalue()
+    assert '<h1' in html
+
+
+def test_included_examples_are_corpus_scripts() -> None:
+    included = []
+    for page in PAGES:
+        for m in re.finditer(r'^\.\. include:: (\S+)$', page.read_text(), re.M):
+            path = (page.parent / m.group(1)).resolve()
+            assert path.exists(), f'{page.name}: {m.group(1)}'
+            included.append(path)
+    scripts = [p for p in included if p.suffix == '.stp']
+    assert len(scripts) >= 4, 'the language reference shows complete examples'
+    for script in scripts:
+        assert script.parent == SELFTESTS.resolve(), script
+        assert script.with_suffix('.out') in included, f'{script.name} without its output'
