@@ -14,7 +14,7 @@ from typing import Dict, List, Tuple
 import pytest
 
 from conftest import assert_healthy, run_vm, stapgen, write
-from stapgen import symbols
+from stapgen import dwarfindex, symbols
 
 # (function, the file of the instance, the command name that reads it, the file read)
 INSTANCES = [
@@ -167,6 +167,17 @@ def test_refusals(kdir: Path) -> None:
     r = stapgen('-r', str(kdir), '-p2', '-e',
                 'probe kernel.function("start_kernel")?, begin {}')
     assert r.returncode == 0 and r.stdout == 'begin\n'
+    # a function symbol DWARF does not describe (perf probe falls back to a
+    # raw _text+offset there): refused, and kprobe.function offered
+    described = set(dwarfindex.open_index(kdir / 'vmlinux', table.build_id).all_functions())
+    bare = next(f.name for f in table.funcs if f.addr not in described and
+                table.count(f.name) == 1 and table.refused_region(f.addr) is None and
+                f.addr not in table.blacklist and symbols.entry_name(f.name) == f.name)
+    r = stapgen('-r', str(kdir), '-p2', '-e', f'probe kernel.function("{bare}") {{}}')
+    assert r.returncode != 0 and 'has no DWARF description' in r.stderr, (bare, r.stderr)
+    assert f'hint: kprobe.function("{bare}")' in r.stderr
+    assert p2(kdir, f'probe kprobe.function("{bare}") {{}}') == \
+        [(f'kprobe.function("{bare}")', bare, 0)]
 
 
 def test_vmlinux_without_a_tree(kdir: Path) -> None:

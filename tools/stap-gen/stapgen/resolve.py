@@ -68,6 +68,7 @@ class Suffixes:
 
 
 _WILD = re.compile(r'[*?\[]')
+NO_DWARF = 'has no DWARF description (assembly, or code the compiler shares with another function)'
 
 # nanoseconds per unit of timer.UNIT(N); hz and jiffies are computed
 TIMER_UNITS = {'s': 1_000_000_000, 'ms': 1_000_000, 'us': 1_000, 'ns': 1,
@@ -305,9 +306,13 @@ class Resolver:
                 why = self._refused(sym)
                 if why is None and sym.name != name:
                     why = self._not_a_clone_of(sym, name)
+                elif why is None and self._dwarf_name(sym.addr) is None:
+                    why = NO_DWARF
                 if why is not None:
                     if not wild:
-                        raise error(f"'{name}' ({sym.name}) {why}", comp.pos)
+                        raise error(f"'{name}' ({sym.name}) {why}", comp.pos,
+                                    hint=f'kprobe.function("{sym.name}") probes it by its '
+                                         'symbol alone' if why == NO_DWARF else None)
                     skipped.append(f'{sym.name}: {why}')
                     continue
                 loc = self._decl(sym.addr)
