@@ -10,9 +10,12 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Tuple
 
-from conftest import TOP, write
+import pytest
+
+from conftest import LINES, TOP, write
+from stapgen import testtree
 
 INSTALL = TOP / 'scripts' / 'stap' / 'install'
 TOUCHED = ('Makefile', 'Documentation/trace/index.rst')
@@ -99,3 +102,48 @@ def test_install_refuses_what_it_does_not_know(tmp_path: Path) -> None:
     assert sorted(os.listdir(old)) == ['Kconfig', 'Makefile', 'scripts']
     r = subprocess.run([str(INSTALL), '--uninstall', str(old)], capture_output=True, text=True)
     assert r.returncode != 0 and 'is not installed' in r.stderr
+
+
+@pytest.fixture(params=LINES, ids=[f'linux-{x}' for x in LINES])
+def outside(request: pytest.FixtureRequest) -> Tuple[Path, Path]:
+    """A test tree in kbuild's O= layout: (source tree, output directory)."""
+    try:
+        return testtree.built_outside(request.param)
+    except testtree.TreeError as e:
+        pytest.fail(str(e))
+
+
+def test_output_directory(outside: Tuple[Path, Path], tmp_path: Path) -> None:
+    """Installed into a source tree whose build lives elsewhere: make O=dir
+    and KBUILD_OUTPUT=dir build in the output directory and run its kernel."""
+    src, out = outside
+    if (src / 'scripts' / 'stap' / '.installed').exists():
+        subprocess.run([str(INSTALL), '--uninstall', str(src)], check=True,
+                       capture_output=True)
+    before = snapshot(src)
+    out_before = sorted(os.listdir(out))
+    try:
+        r = subprocess.run([str(INSTALL), str(src)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        r = make(src, f'O={out}', 'stap', 'SCRIPT=tools/stap-gen/examples/opensnoop.stp',
+                 'MODNAME=outside_opensnoop')
+        assert r.returncode == 0, r.stderr
+        assert '  STAPGEN outside_opensnoop.c' in r.stderr and '  LD [M]  ' in r.stderr
+        ko = out / 'outside_opensnoop.ko'
+        assert ko.exists() and not (src / ko.name).exists()
+        ko.unlink()
+        r = make(src, f'O={out}', 'stap-check')
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert r.stdout.startswith('KTAP version 1\n1..1\nok 1 opensnoop.stp\n')
+        script = write(tmp_path, 'hello.stp', 'probe begin { printf("outside\\n"); exit() }\n')
+        r = subprocess.run(['make', '-s', '-C', str(src), 'stap', f'SCRIPT={script}',
+                            'RUN=vm'], capture_output=True, text=True, cwd='/',
+                           env=dict(os.environ, KBUILD_OUTPUT=str(out)))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == 'outside\n'
+    finally:
+        r = subprocess.run([str(INSTALL), '--uninstall', str(src)], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+    assert snapshot(src) == before
+    assert sorted(os.listdir(out)) == out_before

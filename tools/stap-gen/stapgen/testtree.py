@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from . import kconfig, paths
 
@@ -60,6 +60,11 @@ class TestTree:
     def is_built(self) -> bool:
         return (self.root / 'BUILT').exists()
 
+    @property
+    def outside(self) -> Path:
+        """Where the tree's O= layout lives: a source tree and build/."""
+        return self.root.parent / f'{self.key}-O'
+
 
 def _package_version(package: str) -> Optional[str]:
     try:
@@ -92,6 +97,14 @@ def built_kdir(line: str) -> Path:
         raise TreeError(f'the {line} test tree is not built; run '
                         f'`make trees` (or tools/stap-gen/build-test-tree {line})')
     return tree.kdir
+
+
+def built_outside(line: str) -> Tuple[Path, Path]:
+    """(source tree, O= output directory) of a test tree's O= layout."""
+    tree = lookup(line)
+    if not (tree.outside / 'BUILT').exists():
+        raise TreeError(f'the {line} test tree has no O= layout; run `make trees`')
+    return tree.outside / tree.package, tree.outside / 'build'
 
 
 def _run(cmd: List[str], cwd: Path, log: Path) -> None:
@@ -165,6 +178,45 @@ def build(tree: TestTree, jobs: int) -> Path:
     return tree.kdir
 
 
+# What a module build and a boot take from the built kernel.
+KERNEL_FILES = ('vmlinux', 'System.map', 'Module.symvers', 'arch/x86/boot/bzImage')
+
+
+def build_outside(tree: TestTree, jobs: int) -> Tuple[Path, Path]:
+    """The test tree in kbuild's O= layout, for the tests of out-of-tree
+    builds: a clean source tree (the package's tarball) and an output
+    directory that kbuild itself configures and prepares for modules
+    (`make O=build olddefconfig modules_prepare`, from the built tree's
+    .config).  The kernel that runs (bzImage, vmlinux, System.map,
+    Module.symvers) is the in-tree build of the same source and config, so
+    modules built in build/ load into it; compiling the kernel a second time
+    would double the trees' build time.  kbuild records absolute paths in
+    an output directory, so it is made in place and marked BUILT last.
+    """
+    root = tree.outside
+    src, out = root / tree.package, root / 'build'
+    if (root / 'BUILT').exists():
+        print(f'{tree.line}: O= layout cached at {out}')
+        return src, out
+    shutil.rmtree(root, ignore_errors=True)
+    out.mkdir(parents=True)
+    log = root / 'build.log'
+    try:
+        _run(['tar', '-xf', str(tree.tarball)], root, log)
+        shutil.copy2(tree.kdir / '.config', out / '.config')
+        _run(['make', f'O={out}', 'olddefconfig'], src, log)
+        _run(['make', f'O={out}', f'-j{jobs}', 'modules_prepare'], src, log)
+        for name in KERNEL_FILES:
+            (out / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(tree.kdir / name, out / name)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    (root / 'BUILT').write_text(f'{tree.package} {tree.version}\n')
+    print(f'{tree.line}: O= layout ready: make -C {src} O={out}')
+    return src, out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog='build-test-tree',
                                  description='Build (or find cached) test kernels.')
@@ -180,6 +232,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(built_kdir(line))
             else:
                 build(lookup(line), args.jobs)
+                build_outside(lookup(line), args.jobs)
     except (TreeError, kconfig.KconfigError) as e:
         print(f'build-test-tree: error: {e}', file=sys.stderr)
         return 1
