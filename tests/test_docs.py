@@ -36,7 +36,8 @@ class _Toctree(Directive):
         return []
 
 
-def _doc_role(name, rawtext, text, lineno, inliner, options=None, content=None):  # type: ignore[no-untyped-def]
+def _doc_role(name, rawtext, text, lineno, inliner,  # type: ignore[no-untyped-def]
+              options=None, content=None):
     """Sphinx's :doc: role, checked: the page exists."""
     if not (DOCS / f'{text}.rst').exists():
         msg = inliner.reporter.error(f':doc:`{text}` names no page', line=lineno)

@@ -2,10 +2,12 @@
 
 Answering "where is every copy of foo's code" needs every compilation unit:
 a static function may be inlined into callers in a hundred files.  Walking
-all of a kernel's DWARF with pyelftools is slow, so it is done once per
-vmlinux build-id, in parallel (one worker per CPU, each taking every Nth
-unit), and stored in an SQLite file in the kit's cache.  Queries by name
-or glob pattern then cost milliseconds.
+all of a kernel's DWARF is done once per vmlinux build-id, in parallel (one
+worker per CPU, each taking every Nth unit, DIEs read by rawdwarf), and
+stored in an SQLite file in the kit's cache.  Queries by name or glob
+pattern then cost milliseconds.  Until a question needs every name,
+ScanIndex answers single names by walking only the units that can hold
+them (dwarfscan).
 
 Only what placement needs is indexed: for each out-of-line function its
 name (through DW_AT_abstract_origin/specification), entry address and

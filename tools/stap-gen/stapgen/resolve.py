@@ -68,7 +68,8 @@ class Suffixes:
 
 
 _WILD = re.compile(r'[*?\[]')
-NO_DWARF = 'has no DWARF description (assembly, or code the compiler shares with another function)'
+NO_DWARF = ('has no DWARF description (assembly, or code the compiler shares with '
+            'another function)')
 
 # nanoseconds per unit of timer.UNIT(N); hz and jiffies are computed
 TIMER_UNITS = {'s': 1_000_000_000, 'ms': 1_000_000, 'us': 1_000, 'ns': 1,

@@ -264,7 +264,8 @@ def _read(path: Path) -> SymbolTable:
 STT_FUNC, STT_SECTION, STT_FILE = 2, 3, 4
 
 
-def _symbols_of(elf: ELFFile, symtab) -> Iterator[Tuple[str, int, int, bool]]:  # type: ignore[no-untyped-def]
+def _symbols_of(elf: ELFFile,
+                symtab: Any) -> Iterator[Tuple[str, int, int, bool]]:
     """(name, address, size, is a function) of the named symbols of a
     symbol table, minus sections and files.
 
