@@ -82,5 +82,5 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     for item in items:
-        if 'kdir' in getattr(item, 'fixturenames', ()):
+        if {'kdir', 'outside'} & set(getattr(item, 'fixturenames', ())):
             item.add_marker(pytest.mark.kernel)
