@@ -5,10 +5,11 @@ trees and compares with their expected output)."""
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 import pytest
 from docutils import nodes
@@ -79,3 +80,65 @@ def test_included_examples_are_corpus_scripts() -> None:
     for script in scripts:
         assert script.parent == SELFTESTS.resolve(), script
         assert script.with_suffix('.out') in included, f'{script.name} without its output'
+
+
+# -- every message the tool can print is in troubleshooting.rst --------------------
+
+MESSAGE_CALLS = {'error', '_err', 'StapError', 'RunError', 'TreeError', 'Unavailable',
+                 'Unsupported', 'KconfigError', 'InstallError', 'VMError', 'Diagnostic'}
+
+
+def _fragments(node: ast.AST) -> List[str]:
+    """The literal text pieces of a message expression."""
+    out = []
+    for x in ast.walk(node):
+        if isinstance(x, ast.Constant) and isinstance(x.value, str):
+            out.append(x.value)
+    return out
+
+
+def _python_messages() -> List[Tuple[str, str]]:
+    found = []
+    for path in sorted((TOP / 'tools' / 'stap-gen' / 'stapgen').glob('*.py')):
+        src = path.read_text()
+        for node in ast.walk(ast.parse(src)):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, 'id', getattr(node.func, 'attr', ''))
+            if name in MESSAGE_CALLS and node.args:
+                parts = _fragments(node.args[0])
+            elif name in ('append', 'print') and node.args and \
+                    re.match(r"f?['\"](WARNING|stap-gen: the)",
+                             ast.get_source_segment(src, node.args[0]) or ''):
+                parts = _fragments(node.args[0])
+            else:
+                continue
+            found.append((f'{path.name}:{node.lineno}', max(parts, key=len, default='')))
+    return found
+
+
+def _kernel_messages() -> List[Tuple[str, str]]:
+    found = []
+    call = re.compile(r'\b(stp_error\(c,|pr_err\(|pr_warn\(|snprintf\(c->error_buf, '
+                      r'sizeof\(c->error_buf\),)\s*((?:"(?:[^"\\]|\\.)*"\s*)+)')
+    for path in sorted((TOP / 'kernel-templates').rglob('*.j2')):
+        text = path.read_text()
+        for m in call.finditer(text):
+            literal = ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2)))
+            literal = re.sub(r'\\n$', '', literal)
+            parts = re.split(r'%[-#0-9.]*l*[a-z]|\{\{.*?\}\}', literal)
+            line = text.count('\n', 0, m.start()) + 1
+            found.append((f'{path.name}:{line}', max(parts, key=len)))
+    return found
+
+
+def test_troubleshooting_lists_every_message() -> None:
+    page = re.sub(r'\s+', ' ', (DOCS / 'troubleshooting.rst').read_text())
+    messages = _python_messages() + _kernel_messages()
+    assert len(messages) > 200
+    missing = []
+    for where, text in messages:
+        key = re.sub(r'\s+', ' ', text.strip(' :;,\n'))[:40].strip()
+        if len(key) >= 8 and key not in page:
+            missing.append(f'{where}: {key!r}')
+    assert not missing, 'not in troubleshooting.rst:\n' + '\n'.join(missing)
