@@ -147,3 +147,46 @@ def test_output_directory(outside: Tuple[Path, Path], tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
     assert snapshot(src) == before
     assert sorted(os.listdir(out)) == out_before
+
+
+def _fake_tree(root: Path) -> Path:
+    (root / 'scripts' / 'kconfig').mkdir(parents=True)
+    (root / 'scripts' / 'kconfig' / 'Makefile').write_text('# kconfig\n')
+    (root / 'Kconfig').write_text('mainmenu "Linux"\n')
+    (root / 'Makefile').write_text('VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n\nall:\n')
+    (root / 'Documentation' / 'trace').mkdir(parents=True)
+    (root / 'Documentation' / 'trace' / 'index.rst').write_text(
+        'Tracing\n=======\n\n.. toctree::\n   :maxdepth: 1\n\n   ftrace\n   kprobes\n')
+    return root
+
+
+def test_patch_series_is_the_installation(tmp_path: Path) -> None:
+    """install --patch writes a series `git am` applies; the result is what
+    install writes (less the installer's manifest)."""
+    git = ['git', '-c', 'user.name=t', '-c', 'user.email=t@t']
+    tree = _fake_tree(tmp_path / 'linux')
+    subprocess.run(['git', 'init', '-q', str(tree)], check=True)
+    subprocess.run([*git, '-C', str(tree), 'add', '.'], check=True)
+    subprocess.run([*git, '-C', str(tree), 'commit', '-qm', 'base'], check=True)
+    r = subprocess.run([str(INSTALL), '--patch', str(tmp_path / 'series'), str(tree)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    series = sorted((tmp_path / 'series').glob('*.patch'))
+    assert len(series) == 3 and r.stdout.split() == [str(p) for p in series]
+    assert [p.read_text().split('Subject: ')[1].split('\n')[0] for p in series] == [
+        '[PATCH 1/3] scripts/stap, tools/stap-gen: add stap-gen',
+        '[PATCH 2/3] kernel-templates: add the stap-gen runtime for Linux 6.12',
+        '[PATCH 3/3] Documentation/trace, Makefile: stap-gen documentation and make stap']
+    r = subprocess.run([*git, '-C', str(tree), 'am', '-q', *map(str, series)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    other = _fake_tree(tmp_path / 'other')
+    r = subprocess.run([str(INSTALL), str(other)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (other / 'scripts' / 'stap' / '.installed').unlink()
+
+    def files(root: Path) -> Dict[str, Tuple[bytes, bool]]:
+        return {str(p.relative_to(root)): (p.read_bytes(), os.access(p, os.X_OK))
+                for p in root.rglob('*') if p.is_file() and '.git' not in p.parts}
+    assert files(tree) == files(other)
+    assert 'stap-gen/index' in (tree / 'Documentation/trace/index.rst').read_text()
