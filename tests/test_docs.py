@@ -121,8 +121,13 @@ def _kernel_messages() -> List[Tuple[str, str]]:
     found = []
     call = re.compile(r'\b(stp_error\(c,|pr_err\(|pr_warn\(|snprintf\(c->error_buf, '
                       r'sizeof\(c->error_buf\),)\s*((?:"(?:[^"\\]|\\.)*"\s*)+)')
+    stream = re.compile(r'"((?:ERROR|WARNING): (?:[^"\\]|\\.)*)"')
     for path in sorted((TOP / 'kernel-templates').rglob('*.j2')):
         text = path.read_text()
+        for m in stream.finditer(text):
+            parts = re.split(r'%[-#0-9.]*l*[a-z]|\\n', m.group(1))
+            found.append((f'{path.name}:{text.count(chr(10), 0, m.start()) + 1}',
+                          max(parts, key=len)))
         for m in call.finditer(text):
             literal = ''.join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(2)))
             literal = re.sub(r'\\n$', '', literal)

@@ -25,10 +25,12 @@ probe end {
 
 def test_hello(kdir: Path, tmp_path: Path) -> None:
     script = write(tmp_path, 'hello.stp',
-                   'probe begin { printf("hello from %s\\n", "stap-gen"); exit() }\n')
+                   'probe begin { printf("hello from %s\\n", "stap-gen"); '
+                   'warn("a warning"); exit() }\n')
     r = run_vm(kdir, script, None, tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout == 'hello from stap-gen\n'
+    assert 'WARNING: a warning\n' in r.stderr     # warn(): stderr, and the script goes on
     assert_healthy(r.console)
     assert re.search(r'stap_\w+: loading out-of-tree module taints kernel', r.console)
 

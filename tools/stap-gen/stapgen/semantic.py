@@ -111,6 +111,14 @@ BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
     Builtin('text_str', (n.STRING,), n.STRING),
     Builtin('toupper', (n.STRING,), n.STRING),
     Builtin('tolower', (n.STRING,), n.STRING),
+    Builtin('str_replace', (n.STRING, n.STRING, n.STRING), n.STRING),
+    Builtin('stringat', (n.STRING, n.LONG), n.LONG),
+    Builtin('ppfunc', (), n.STRING),
+    Builtin('pexecname', (), n.STRING),
+    Builtin('get_cycles', (), n.LONG),
+    Builtin('HZ', (), n.LONG),
+    Builtin('log', (n.STRING,), None),
+    Builtin('warn', (n.STRING,), None),
     # reads of kernel and user memory: a bad address is a script error
     # (or the default value given), never a fault
     Builtin('kernel_string', (n.LONG, n.STRING), n.STRING, optional=1),

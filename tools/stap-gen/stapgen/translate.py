@@ -63,7 +63,8 @@ def has_effects(e: n.Node) -> bool:
 # Built-ins whose call changes nothing the script can see.
 PURE = {'pid', 'tid', 'ppid', 'uid', 'euid', 'gid', 'egid', 'cpu', 'execname',
         'probefunc', 'pp', 'strlen', 'isinstr', 'substr', 'text_str', 'toupper',
-        'tolower', 'jiffies', 'sprint', 'sprintf', 'strtol', 'task_current', 'target'}
+        'tolower', 'jiffies', 'sprint', 'sprintf', 'strtol', 'task_current', 'target',
+        'str_replace', 'ppfunc', 'pexecname', 'HZ'}
 
 
 def global_c_name(name: str) -> str:
@@ -632,8 +633,16 @@ class Translator:
             return f'stp_error_copy(c, {a[0]})'
         if name == 'execname':
             return f'stp_execname({self._temp()})'
-        if name in ('substr', 'text_str', 'toupper', 'tolower'):
+        if name in ('substr', 'text_str', 'toupper', 'tolower', 'str_replace'):
             return f'stp_{name}({self._temp()}, {", ".join(a)})'
+        if name == 'pexecname':
+            return f'stp_pexecname({self._temp()})'
+        if name == 'stringat':
+            return f'stp_stringat(c, {a[0]}, {a[1]})'
+        if name == 'log':
+            return f'stp_printf(c, "%s\\n", {a[0]})'
+        if name == 'warn':
+            return f'stp_warn({self._temp()}, {a[0]})'
         if name in ('backtrace', 'sprint_backtrace', 'caller'):
             return f'stp_{name}(c, {self._temp()})'
         if name == 'print_backtrace':
@@ -649,7 +658,7 @@ class Translator:
         if name in READS:
             size, signed = READS[name]
             return f'(s64)stp_deref(c, (u64)({a[0]}), {size}, {signed})'
-        if name == 'probefunc':
+        if name in ('probefunc', 'ppfunc'):
             return 'c->probe->func'
         if name == 'pp':
             return 'c->probe->pp'
@@ -722,6 +731,8 @@ CALLS = {
     'jiffies': '(s64)get_jiffies_64()',
     'local_clock_ns': '(s64)local_clock()',
     'local_clock_us': '(s64)div_u64(local_clock(), NSEC_PER_USEC)',
+    'get_cycles': '(s64)get_cycles()',
+    'HZ': '(s64)HZ',
     'strlen': '(s64)strlen({0})',
     'isinstr': '(s64)(strstr({0}, {1}) != NULL)',
     'strtol': 'stp_strtol(c, {0}, {1})',

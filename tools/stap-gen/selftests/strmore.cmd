@@ -1,0 +1,1 @@
+sh -c 'cat /proc/version >/dev/null; true'
