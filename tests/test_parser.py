@@ -53,7 +53,7 @@ def test_caret_under_token() -> None:
 
 
 def test_hint_for_typo() -> None:
-    assert 'did you mean execname?' in diag('probe begin { x = execnme() }')
+    assert 'did you mean execname' in diag('probe begin { x = execnme() }')
 
 
 def test_type_conflict_names_both_places() -> None:
