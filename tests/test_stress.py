@@ -78,7 +78,7 @@ probe end {
 def test_output_at_rate(kdir: Path, tmp_path: Path) -> None:
     """A line on every read(2) of dd: every sequence number arrives, or the
     runner reports exactly how many lines were dropped."""
-    reads = 20000
+    reads = 12000
     script = write(tmp_path, 'rate.stp', '''
 global seq
 probe kernel.function("vfs_read") {
@@ -87,12 +87,13 @@ probe kernel.function("vfs_read") {
 }
 ''')
     r = run_vm(kdir, script, f'dd if=/dev/zero of=/dev/null bs=1 count={reads} status=none',
-               tmp_path, extra=['--timeout', '120'])
+               tmp_path, extra=['--timeout', '400'])     # a cap: dd's exit ends the run
     assert r.returncode == 0, r.stderr
     assert_healthy(r.console)
     seqs = [int(x) for x in re.findall(r'^seq (\d+)$', r.stdout, re.M)]
     top = max(seqs)
-    assert top >= reads
+    # fewer: the run was stopped (the --timeout cap) before dd finished
+    assert top >= reads, (top, r.stderr[-2000:])
     m = re.search(r'output buffer overflowed: (\d+) messages', r.stderr)
     dropped = int(m.group(1)) if m else 0
     assert len(seqs) == len(set(seqs)) == top - dropped, (len(seqs), top, dropped)
