@@ -5,6 +5,7 @@ against perf probe where perf can say."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from conftest import assert_healthy, run_vm, stapgen, write
+from conftest import STAPGEN, assert_healthy, run_vm, stapgen, write
 from stapgen import dwarfindex, symbols
 
 # (function, the file of the instance, the command name that reads it, the file read)
@@ -200,6 +201,24 @@ def test_vmlinux_without_a_tree(kdir: Path) -> None:
     assert r.stdout.startswith('kernel.function("vfs_read@fs/read_write.c:')
     r = stapgen('--vmlinux', str(kdir / 'vmlinux'), '-p4', '-e', 'probe begin {}')
     assert r.returncode != 0 and '--vmlinux stops at -p2' in r.stderr
+
+
+def test_vmlinux_without_dwarf(kdir: Path, tmp_path: Path) -> None:
+    """A vmlinux built without debug info: DWARF probe points say so (a
+    fresh cache, as the tree's own index would answer for this build-id),
+    symbol-table probes work."""
+    bare = tmp_path / 'vmlinux'
+    subprocess.run(['objcopy', '--strip-debug', str(kdir / 'vmlinux'), str(bare)], check=True)
+    env = dict(os.environ, STAPGEN_CACHE=str(tmp_path / 'cache'))
+    for pp in ('kernel.function("vfs_read")', 'kernel.function("vfs_*")'):
+        r = subprocess.run([str(STAPGEN), '--vmlinux', str(bare), '-p2', '-e',
+                            f'probe {pp} {{}}'], capture_output=True, text=True, env=env)
+        assert r.returncode == 1 and f'{bare} has no DWARF' in r.stderr, r.stderr
+        assert 'Traceback' not in r.stderr and 'hint: kernel.function and' in r.stderr
+    r = subprocess.run([str(STAPGEN), '--vmlinux', str(bare), '-p2', '-e',
+                        'probe kprobe.function("vfs_read") {}'], capture_output=True,
+                       text=True, env=env)
+    assert r.returncode == 0 and r.stdout.startswith('kprobe.function("vfs_read")'), r.stderr
 
 
 def _source_line(kdir: Path, path: str, func: str, needle: str) -> int:

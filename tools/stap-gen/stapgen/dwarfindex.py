@@ -32,6 +32,7 @@ from typing import Any, Iterator, List, Optional, Tuple, Union
 from elftools.elf.elffile import ELFFile
 
 from . import dwarfscan, paths, rawdwarf
+from .diag import error
 from .symbols import MappedELF
 
 FORMAT = 4
@@ -384,7 +385,13 @@ class ScanIndex:
     def whole(self) -> DwarfIndex:
         if self._whole is None:
             if not self.db.exists():
-                build(self.vmlinux, self.db, self.jobs)
+                try:
+                    build(self.vmlinux, self.db, self.jobs)
+                except (OSError, ValueError) as e:
+                    raise error(f'cannot index the DWARF of {self.vmlinux}: {e}',
+                                hint='kernel.function and kernel.statement need the '
+                                     "tree's DWARF (CONFIG_DEBUG_INFO); kprobe.function "
+                                     'probes by the symbol table alone') from None
             self._whole = DwarfIndex(self.db)
         return self._whole
 
