@@ -379,3 +379,13 @@ probe module("{ko}").function("do_dentry_open").return {{
     assert totals == [1, 2, 3], r.stdout
     assert re.findall(r'^n=(\d+) n=0x(\d+)$', r.stdout, re.M) == [('1', '1')] * 3, r.stdout
     assert [int(x) for x in re.findall(r'^return (\d+) n=1$', r.stdout, re.M)] == totals
+
+
+def test_vmlinux_that_is_not_elf(tmp_path: Path) -> None:
+    text = write(tmp_path, 'vmlinux', 'not an ELF file\n')
+    for args in (['-p2', '-e', 'probe kernel.function("vfs_read") {}'],
+                 ['-l', 'kernel.function("vfs_*")']):
+        r = stapgen('--vmlinux', str(text), *args)
+        assert r.returncode == 1 and 'Traceback' not in r.stderr, r.stderr
+        assert f'error: cannot read {text}' in r.stderr
+        assert 'hint: it must be an ELF vmlinux with a symbol table' in r.stderr

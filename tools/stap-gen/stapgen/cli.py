@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
+from elftools.common.exceptions import ELFError
+
 from . import dwarfindex, nodes as n, parser, paths, semantic, symbols, tree as treemod
 from .diag import Source, StapError, error
 from .resolve import Resolved, Resolver, plain_function_names
@@ -187,7 +189,7 @@ def _vmlinux_symbols(vmlinux: Path, script: Optional[n.Script] = None) -> tuple:
             if names:
                 dwarfindex.prefetch(vmlinux, symbols.build_id(vmlinux), names)
         return symbols.load(vmlinux), symbols.Dwarf(vmlinux)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, ELFError) as e:
         raise error(f'cannot read {vmlinux}: {e}',
                     hint='it must be an ELF vmlinux with a symbol table') from None
 
