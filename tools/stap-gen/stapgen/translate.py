@@ -631,18 +631,12 @@ class Translator:
             return '(stp_request_exit(), 0)'
         if name == 'error':
             return f'stp_error_copy(c, {a[0]})'
-        if name == 'execname':
-            return f'stp_execname({self._temp()})'
-        if name in ('substr', 'text_str', 'toupper', 'tolower', 'str_replace'):
-            return f'stp_{name}({self._temp()}, {", ".join(a)})'
-        if name == 'pexecname':
-            return f'stp_pexecname({self._temp()})'
+        if name in TEMP_CALLS:          # stp_NAME(buffer for the result, args...)
+            return f'stp_{name}(' + ', '.join([self._temp(), *a]) + ')'
         if name == 'stringat':
             return f'stp_stringat(c, {a[0]}, {a[1]})'
         if name == 'log':
             return f'stp_printf(c, "%s\\n", {a[0]})'
-        if name == 'warn':
-            return f'stp_warn({self._temp()}, {a[0]})'
         if name in ('backtrace', 'sprint_backtrace', 'caller'):
             return f'stp_{name}(c, {self._temp()})'
         if name == 'print_backtrace':
@@ -713,6 +707,10 @@ class Translator:
 # kernel_long(addr) and friends: (size, signed) of a fault-safe read.
 READS = {'kernel_long': (8, 1), 'kernel_int': (4, 1), 'kernel_short': (2, 1),
          'kernel_char': (1, 1), 'kernel_pointer': (8, 0)}
+
+# Built-ins whose C function takes a string buffer of the context first.
+TEMP_CALLS = {'execname', 'pexecname', 'substr', 'text_str', 'toupper', 'tolower',
+              'str_replace', 'warn'}
 
 # Built-ins that are one C expression over their arguments.
 CALLS = {
