@@ -371,7 +371,8 @@ class ScanIndex:
         self._units: dict = {}                  # unit offset -> (funcs, inlines)
         self._names: dict = {}                  # name -> (funcs, inlines)
         self._by_addr: dict = {}
-        self._memo = sqlite3.connect(db.with_name(db.stem + '-names.sqlite'), timeout=60)
+        self._memo = sqlite3.connect(db.with_name(db.stem + '-names.sqlite'), timeout=60,
+                                     isolation_level=None)
         self._memo.executescript('''
             CREATE TABLE IF NOT EXISTS scanned (name TEXT PRIMARY KEY);
             CREATE TABLE IF NOT EXISTS funcs (name TEXT, addr INTEGER, file TEXT,
@@ -444,10 +445,16 @@ class ScanIndex:
             f, i = self._walk(unit)
             funcs += [r for r in f if r[0] == name]
             inlines += [r for r in i if r[0] == name]
-        with con:
-            con.executemany('INSERT INTO funcs VALUES (?,?,?,?)', funcs)
-            con.executemany('INSERT INTO inlines VALUES (?,?,?,?,?,?,?)', inlines)
-            con.execute('INSERT OR IGNORE INTO scanned VALUES (?)', (name,))
+        con.execute('BEGIN IMMEDIATE')      # another run may be remembering it too
+        try:
+            if not con.execute('SELECT 1 FROM scanned WHERE name = ?', (name,)).fetchone():
+                con.executemany('INSERT INTO funcs VALUES (?,?,?,?)', funcs)
+                con.executemany('INSERT INTO inlines VALUES (?,?,?,?,?,?,?)', inlines)
+                con.execute('INSERT INTO scanned VALUES (?)', (name,))
+            con.execute('COMMIT')
+        except BaseException:
+            con.execute('ROLLBACK')
+            raise
         self._names[name] = (funcs, inlines)
         return funcs, inlines
 
