@@ -771,8 +771,10 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
             item['is_map'] = False
             item['decl'] = f'static struct stp_pmap {c}'
             keys = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
+            mode, lo, hi, step = g.hist or (-1, 0, 0, 0)
             item['init'] = (f'ret = ret ?: stp_pmap_init(&{c}, "{name}", "{keys}", '
-                            f'{g.decl.size or "MAXMAPENTRIES"})')
+                            f'{g.decl.size or "MAXMAPENTRIES"}, stp_hist_slots('
+                            f'{mode}, {c_number(lo)}, {c_number(hi)}, {c_number(step)}))')
             item['free'] = f'stp_pmap_free(&{c})'
         elif g.is_array:
             item['decl'] = f'static struct stp_map {c}'
