@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from pathlib import Path
 
 from conftest import TOP
 

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-from elftools.elf.elffile import ELFFile
-
 from . import dwarfscan, paths, rawdwarf
 from .diag import error
 from .symbols import MappedELF
