@@ -32,11 +32,11 @@ setup:
 	$(Q)scripts/stap/setup
 
 trees: setup
-	$(Q)$(PY) -m stapgen.testtree
+	$(Q)$(PY) -m stapgen.dev.testtree
 
 demo: setup
-	$(Q)$(PY) -m stapgen.testtree $(DEMO_LINE)
-	$(Q)kdir=$$($(PY) -m stapgen.testtree --print-kdir $(DEMO_LINE)) && \
+	$(Q)$(PY) -m stapgen.dev.testtree $(DEMO_LINE)
+	$(Q)kdir=$$($(PY) -m stapgen.dev.testtree --print-kdir $(DEMO_LINE)) && \
 	echo "\$$ $(STAPGEN) -r $$kdir --vm -c \\" && \
 	echo '    "$(DEMO_WORKLOAD)" tools/stap-gen/examples/opensnoop.stp' && \
 	$(STAPGEN) -r "$$kdir" --vm -c '$(DEMO_WORKLOAD)' tools/stap-gen/examples/opensnoop.stp

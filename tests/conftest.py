@@ -21,7 +21,7 @@ TOP = Path(__file__).resolve().parent.parent
 STAPGEN = TOP / 'tools' / 'stap-gen' / 'stap-gen'
 sys.path.insert(0, str(TOP / 'tools' / 'stap-gen'))
 
-from stapgen import testtree  # noqa: E402
+from stapgen.dev import testtree  # noqa: E402
 
 LINES = testtree.LINES
 

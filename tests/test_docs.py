@@ -99,7 +99,7 @@ def _fragments(node: ast.AST) -> List[str]:
 
 def _python_messages() -> List[Tuple[str, str]]:
     found = []
-    for path in sorted((TOP / 'tools' / 'stap-gen' / 'stapgen').glob('*.py')):
+    for path in sorted((TOP / 'tools' / 'stap-gen' / 'stapgen').rglob('*.py')):
         src = path.read_text()
         for node in ast.walk(ast.parse(src)):
             if not isinstance(node, ast.Call):

@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import List
 
-from stapgen import dwarfindex, symbols
+from stapgen.elf import dwarfindex
+from stapgen.elf import symbols
 
 
 def _names(whole: dwarfindex.DwarfIndex, syms: symbols.SymbolTable) -> List[str]:
@@ -104,7 +105,7 @@ def _pyelftools_walk(info, offset: int) -> tuple:  # type: ignore[no-untyped-def
 
 def test_raw_reader_reads_what_pyelftools_reads(kdir: Path) -> None:
     from elftools.elf.elffile import ELFFile
-    from stapgen import rawdwarf
+    from stapgen.elf import rawdwarf
     vmlinux = kdir / 'vmlinux'
     raw = rawdwarf.RawDwarf(vmlinux)
     with vmlinux.open('rb') as f:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from stapgen import parser, semantic
+from stapgen.frontend import parser
+from stapgen.frontend import semantic
 from stapgen.diag import Source, StapError
 
 SELFTESTS = Path(__file__).parent.parent / 'tools' / 'stap-gen' / 'selftests'

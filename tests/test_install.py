@@ -15,7 +15,7 @@ from typing import Dict, Tuple
 import pytest
 
 from conftest import LINES, TOP, write
-from stapgen import testtree
+from stapgen.dev import testtree
 
 INSTALL = TOP / 'scripts' / 'stap' / 'install'
 TOUCHED = ('Makefile', 'Documentation/trace/index.rst')

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stapgen import parser, semantic
+from stapgen.frontend import parser
+from stapgen.frontend import semantic
 from stapgen.diag import Source, StapError
 
 
@@ -127,7 +128,7 @@ CORPUS = sorted((SELFTESTS).glob('*.stp'))
 @pytest.mark.parametrize('path', CORPUS, ids=lambda p: p.name)
 def test_print_back_parses_to_the_same_script(path: Path) -> None:
     """-p1's output parses again, checks, and prints back identically."""
-    from stapgen import unparse
+    from stapgen.frontend import unparse
     facts = {'kernel_v': '6.12.117', 'kernel_vr': '6.12.117', 'arch': 'x86_64',
              'CONFIG_KPROBES': 'y', 'CONFIG_SMP': 'y', 'CONFIG_NR_CPUS': '4'}
     first = unparse.script(parser.parse(Source(path.name, path.read_text()),
@@ -144,7 +145,7 @@ def test_print_back_parses_to_the_same_script(path: Path) -> None:
 ])
 def test_target_expressions_print_back(text: str) -> None:
     """Target expressions parse, type-check and print back unchanged."""
-    from stapgen import unparse
+    from stapgen.frontend import unparse
     script = parser.parse(Source('t.stp', f'probe kernel.function("f") {{ print({text}) }}'))
     semantic.check(script)
     assert f'print({text})' in unparse.script(script)

@@ -15,7 +15,8 @@ from typing import Dict, List, Tuple
 import pytest
 
 from conftest import STAPGEN, assert_healthy, run_vm, stapgen, write
-from stapgen import dwarfindex, symbols
+from stapgen.elf import dwarfindex
+from stapgen.elf import symbols
 
 # (function, the file of the instance, the command name that reads it, the file read)
 INSTANCES = [

@@ -35,7 +35,7 @@ def test_templates_do_not_test_kernel_versions() -> None:
 
 def test_python_holds_no_kernel_versions() -> None:
     version = re.compile(r'''^[rbf]*['"]v?[2-7]\.\d+(\.\d+)?[^'"]*['"]$''')
-    for path in sorted(KIT.glob('*.py')):
+    for path in sorted(KIT.rglob('*.py')):
         if path.name in ALLOWED:
             continue
         tokens = tokenize.generate_tokens(io.StringIO(path.read_text()).readline)
@@ -52,6 +52,6 @@ def test_no_compile_probes() -> None:
     """Only the module build and the test kernels' build run a compiler or
     make; nothing compiles a test program to learn what a kernel has."""
     runs_tools = re.compile(r'''\[\s*['"](make|gcc|cc|clang)['"]''')
-    users = sorted(p.name for p in KIT.glob('*.py') if runs_tools.search(p.read_text()))
+    users = sorted(p.name for p in KIT.rglob('*.py') if runs_tools.search(p.read_text()))
     assert set(users) <= {'kbuild.py', 'testtree.py', 'overhead.py'}, users
-    assert 'autoconf' not in (KIT / 'kbuild.py').read_text().replace('autoconf.h', '')
+    assert 'autoconf' not in (KIT / 'run' / 'kbuild.py').read_text().replace('autoconf.h', '')

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from conftest import BAD_CONSOLE, assert_healthy, run_vm, stapgen, write
-from stapgen import vm
+from stapgen.run import vm
 from test_targets import workload  # noqa: F401  (the fixture)
 
 

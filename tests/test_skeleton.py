@@ -221,7 +221,7 @@ def _tampered_module(kdir: Path, tmp_path: Path, script: str, old: str, new: str
 def test_module_refuses_another_kernel_and_misplaced_probes(kdir: Path,
                                                              tmp_path: Path) -> None:
     """Build-id and landing checks at load: a mismatch refuses to run."""
-    from stapgen import symbols
+    from stapgen.elf import symbols
     build_id = symbols.load(kdir / 'vmlinux').build_id
     first = f'0x{build_id[:2]}, 0x{build_id[2:4]}'
     wrong = f'0x{int(build_id[:2], 16) ^ 0xff:02x}, 0x{build_id[2:4]}'

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from conftest import BAD_CONSOLE, assert_healthy, run_vm, stapgen, write
-from stapgen import vm
+from stapgen.run import vm
 from test_targets import workload  # noqa: F401  (the fixture)
 
 OPENS = 150     # per workload process; two run at once

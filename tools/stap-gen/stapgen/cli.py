@@ -17,9 +17,15 @@ from typing import Any, List, Optional
 
 from elftools.common.exceptions import ELFError
 
-from . import dwarfindex, nodes as n, parser, paths, semantic, symbols, tree as treemod
+from .elf import dwarfindex
+from .frontend import nodes as n
+from .frontend import parser
+from . import paths
+from .frontend import semantic
+from .elf import symbols
+from .tree import kerneltree as treemod
 from .diag import Source, StapError, error
-from .resolve import Resolved, Resolver, plain_function_names
+from .probes.resolve import Resolved, Resolver, plain_function_names
 
 MODULE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,54}$')
 
@@ -114,7 +120,7 @@ def _module_name(args: argparse.Namespace, src: Source) -> str:
 
 
 def _defines(args: argparse.Namespace) -> dict:
-    from . import codegen
+    from .codegen import generate as codegen
     out = {}
     for d in args.defines:
         name, sep, value = d.partition('=')
@@ -207,8 +213,9 @@ def _list(args: argparse.Namespace) -> int:
         for pp in sorted({p.pp for p in found}):
             print(pp)
         return 0
-    from .codegen import Sites
-    from .targets import Unavailable, type_list
+    from .codegen.generate import Sites
+    from .elf.scopes import Unavailable
+    from .codegen.targets import type_list
     sites = Sites(found, dwarf)
     lines = set()
     for p in found:
@@ -268,7 +275,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
-    from . import codegen, selftest
+    from .codegen import generate as codegen
+    from . import selftest
     kdir = _kdir(args)
     tree = treemod.open_tree(kdir)
 
@@ -293,7 +301,7 @@ def _selftest(args: argparse.Namespace) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     if args.cleanup:
-        from . import runner
+        from .run import runner
         try:
             runner.cleanup(err=sys.stderr.buffer)
         except (runner.RunError, OSError) as e:
@@ -325,7 +333,7 @@ def _main(args: argparse.Namespace) -> int:
     program = semantic.check(script)
     params = _load_params(args, program)
     if args.pass_ == 1:
-        from . import unparse
+        from .frontend import unparse
         _write_text(args.output, unparse.script(script))
         return 0
     if args.vmlinux and args.pass_ > 2:
@@ -347,7 +355,8 @@ def _main(args: argparse.Namespace) -> int:
             print(p.describe(verbose=args.verbose > 0))
         return 0
     assert tree is not None
-    from . import codegen, kbuild       # jinja2 and kbuild only from pass 3 on
+    from .codegen import generate as codegen
+    from .run import kbuild  # jinja2 and kbuild only from pass 3 on
     module = _module_name(args, src)
     templates = (args.templates or paths.templates_dir()).resolve()
     tset = treemod.find_template_set(tree, templates)
@@ -390,12 +399,12 @@ def _write_text(path: Optional[Path], text: str) -> None:
 
 def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path,
          params: str = '') -> int:
-    from .symbolize import ExpandingWriter
+    from .run.symbolize import ExpandingWriter
     raw = args.output.open('wb') if args.output else sys.stdout.buffer
     out: Any = ExpandingWriter(raw, tree.vmlinux)      # backtraces, symbolized
     try:
         if args.vm:
-            from . import vm
+            from .run import vm
             try:
                 res = vm.run(vm.VMRequest(tree.bzimage, ko, args.command,
                                           timeout=args.timeout or 60.0,
@@ -408,7 +417,7 @@ def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path,
                 print(f'stap-gen: the script failed in the guest (exit {res.exit_code}); '
                       f'console log: {res.console}', file=sys.stderr)
             return res.exit_code
-        from . import runner
+        from .run import runner
         _check_live_kernel(tree)
         try:
             return runner.run(ko, args.command, out, args.timeout, params=params,

@@ -15,7 +15,9 @@ import tempfile
 from pathlib import Path
 from typing import List
 
-from . import kbuild, tree as treemod, vm
+from .run import kbuild
+from .tree import kerneltree as treemod
+from .run import vm
 from .diag import error
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from . import kconfig, paths
+from ..tree import kconfig
+from .. import paths
 
 LINES = ('6.1', '6.12')
 DEFAULT_LINE = '6.12'

@@ -25,7 +25,7 @@ from elftools.elf.elffile import ELFFile
 
 SHF_COMPRESSED = 0x800
 
-from . import paths
+from .. import paths
 
 CACHE_FORMAT = 3
 

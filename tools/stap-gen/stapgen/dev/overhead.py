@@ -29,8 +29,10 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from . import paths, testtree, vm
-from .tree import open_tree
+from .. import paths
+from . import testtree
+from ..run import vm
+from ..tree.kerneltree import open_tree
 
 BENCH = paths.TOOL_DIR / 'bench'
 
@@ -60,7 +62,7 @@ def build_readloop() -> Path:
 
 def build_baseline(kdir: Path) -> Path:
     """kprobe_count.ko for this tree, built by its kbuild."""
-    from . import kbuild
+    from ..run import kbuild
     tree = open_tree(kdir)
     src = (BENCH / 'kprobe_count.c').read_text()
     dest = _cached(tree.release, src.encode() + tree.release.encode()

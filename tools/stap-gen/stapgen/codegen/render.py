@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jinja2
 
-from .diag import error
+from ..diag import error
 from .translate import c_string
 
 _MARK = '\x01L{}:{}\x02'

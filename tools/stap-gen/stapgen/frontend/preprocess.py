@@ -16,7 +16,7 @@ import fnmatch
 import re
 from typing import Any, Callable, Dict, List, Optional
 
-from .diag import Source, error
+from ..diag import Source, error
 
 Facts = Callable[[str], Optional[str]]     # name -> value, None if unknown
 SYSTEMTAP_V = '5.0'                         # the language level stap-gen follows

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import kmodule
-from . import nodes as n
-from .diag import Pos, StapError, close_matches, error
-from .dwarfindex import Index, Inline
-from .symbols import Dwarf, SourceLoc, Symbol, SymbolTable, entry_name
+from ..tree import kmodule
+from ..frontend import nodes as n
+from ..diag import Pos, StapError, close_matches, error
+from ..elf.dwarfindex import Index, Inline
+from ..elf.symbols import Dwarf, SourceLoc, Symbol, SymbolTable, entry_name
 
 
 @dataclass
@@ -478,7 +478,7 @@ class Resolver:
             if self._refused(sym) is None and \
                     (sym.name == name or not self._not_a_clone_of(sym, name)):
                 out.append((sym, self._decl(sym.addr), [(sym.addr, sym.addr + sym.size)]))
-        from .targets import DwarfFile, Unavailable
+        from ..elf.scopes import DwarfFile, Unavailable
         index = self.index()
         for inl in index.inlines(name) if index is not None else []:
             host = self.symbols.function_at(inl.entry)

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from . import paths
+from .. import paths
 
 PACKAGE = 'linux-image-6.12.117+deb12-cloud-amd64-dbg'
 VMLINUX = 'usr/lib/debug/boot/vmlinux-6.12.117+deb12-cloud-amd64'

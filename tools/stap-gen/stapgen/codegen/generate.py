@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import render
-from .diag import error
-from .resolve import Resolved
-from .semantic import Program
-from .symbols import Dwarf, SymbolTable
-from .targets import DwarfFile, Site, TraceSite, Unavailable
+from ..diag import error
+from ..probes.resolve import Resolved
+from ..frontend.semantic import Program
+from ..elf.symbols import Dwarf, SymbolTable
+from ..elf.scopes import DwarfFile, Site, TraceSite, Unavailable
 from .translate import global_decls, translate
 
 # Run-time limits (SystemTap's names), each overridable with -D NAME=VALUE.

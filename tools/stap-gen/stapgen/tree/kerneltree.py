@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from . import kconfig
-from .diag import error
+from ..diag import error
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ply.lex as lex
 
-from .diag import Source, error
+from ..diag import Source, error
 
 KEYWORDS = {
     'probe': 'PROBE', 'global': 'GLOBAL', 'function': 'FUNCTION',

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional, Union
 
-from .diag import Pos
+from ..diag import Pos
 
 LONG = 'long'
 STRING = 'string'

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import nodes as n
-from .diag import error
-from .semantic import FormatSpec, GlobalSym, ProbeSym, Program, parse_format
-from .targets import Binder, Site
+from ..frontend import nodes as n
+from ..diag import error
+from ..frontend.semantic import FormatSpec, GlobalSym, ProbeSym, Program, parse_format
+from ..elf.scopes import Site
+from .targets import Binder
 
 
 def c_string(s: str) -> str:

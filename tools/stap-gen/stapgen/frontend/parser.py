@@ -13,8 +13,8 @@ from typing import Any, Callable, List, Optional
 import ply.yacc as yacc
 
 from . import nodes as n
-from . import paths
-from .diag import Pos, Source, StapError, error
+from .. import paths
+from ..diag import Pos, Source, StapError, error
 from .lexer import Lexer, tokens  # noqa: F401  (ply reads `tokens`)
 from .preprocess import Preprocessor
 

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
-from . import symbols
+from ..elf import symbols
 
 MARKER = re.compile(rb'\x1f([BP])([0-9a-f]+):([0-9a-f,]*)\x1f')
 REFERENCE = 'stack_trace_save'

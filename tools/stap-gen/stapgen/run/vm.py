@@ -2,7 +2,7 @@
 
 The guest is the tree's kernel with a tiny busybox initramfs that mounts
 the host's root filesystem read-only over virtio-9p (as virtme-ng does)
-and runs the kit's runner (stapgen.runner) from it under chroot: the
+and runs the kit's runner (stapgen.run.runner) from it under chroot: the
 same loader, reader and unloader as on a live kernel.  Serial ports carry
 the streams apart: ttyS0 the kernel console, ttyS1 the script's output,
 ttyS2 the runner's messages.  QEMU always ends: the guest reboots (and
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
-from . import paths
+from .. import paths
 from .qemu_configs import x86_64 as arch
 
 BUSYBOX = Path('/bin/busybox')

@@ -29,8 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Tuple, Union
 
-from . import dwarfscan, paths, rawdwarf
-from .diag import error
+from . import dwarfscan
+from .. import paths
+from . import rawdwarf
+from ..diag import error
 from .symbols import MappedELF
 
 FORMAT = 4

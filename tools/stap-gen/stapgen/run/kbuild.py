@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
-from .diag import StapError, error
-from .tree import KernelTree
+from ..diag import StapError, error
+from ..tree.kerneltree import KernelTree
 
 
 @dataclass

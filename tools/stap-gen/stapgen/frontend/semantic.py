@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
 from . import nodes as n
-from .diag import Diagnostic, Pos, StapError, close_matches
+from ..diag import Diagnostic, Pos, StapError, close_matches
 
 
 @dataclass

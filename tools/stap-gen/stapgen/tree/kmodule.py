@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 from elftools.elf.elffile import ELFFile
 
-from .symbols import SourceLoc, _attr_str, _file_name
+from ..elf.symbols import SourceLoc, _attr_str, _file_name
 
 # kprobes refuse module init code once it is freed, and exit code is only
 # run at unload: neither is a place to probe a running module.

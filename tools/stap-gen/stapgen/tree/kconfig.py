@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Dict, Optional
 
-from . import paths
+from .. import paths
 
 # kconfiglib 14.1 predates the bare `modules` keyword that replaced
 # `option modules` in Kconfig (v5.13); it means exactly the same thing.
