@@ -5,9 +5,12 @@ the tree; a kernel API change is a template edit."""
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
+
+from typing import List
 
 from conftest import TOP
 
@@ -55,3 +58,44 @@ def test_no_compile_probes() -> None:
     users = sorted(p.name for p in KIT.rglob('*.py') if runs_tools.search(p.read_text()))
     assert set(users) <= {'kbuild.py', 'testtree.py', 'overhead.py'}, users
     assert 'autoconf' not in (KIT / 'run' / 'kbuild.py').read_text().replace('autoconf.h', '')
+
+
+# The layers, bottom up; a module may import its own layer and those below.
+LAYERS = {'diag': 0, 'paths': 0, 'frontend': 1, 'elf': 1, 'tree': 2, 'probes': 3,
+          'codegen': 4, 'run': 5, 'pipeline': 6, 'selftest': 7, 'cli': 8, 'install': 8,
+          '__main__': 9, 'dev': 9}
+
+
+def _layer(parts: List[str]) -> str:
+    return parts[0] if parts else ''
+
+
+def test_layers_import_only_downwards() -> None:
+    """Data flows one way: no layer imports a layer above it (or beside it)."""
+    bad = []
+    for path in sorted(KIT.rglob('*.py')):
+        rel = path.relative_to(KIT).with_suffix('').parts
+        if rel[-1] == '__init__':
+            rel = rel[:-1]
+        if not rel:
+            continue
+        me = _layer(list(rel))
+        pkg = list(rel[:-1]) if path.name != '__init__.py' else list(rel)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 0:
+                if not (node.module or '').startswith('stapgen'):
+                    continue
+                target = (node.module or '').split('.')[1:]
+            else:
+                base = pkg[:len(pkg) - (node.level - 1)] if node.level > 1 else pkg
+                target = base + (node.module.split('.') if node.module else [])
+            if not target:
+                target = [a.name for a in node.names][:1]
+            them = _layer(target)
+            if them == me or them not in LAYERS:
+                continue
+            if LAYERS[them] > LAYERS[me] or (LAYERS[them] == LAYERS[me] and them != me):
+                bad.append(f'{path.relative_to(KIT)}:{node.lineno}: {me} imports {them}')
+    assert not bad, '\n'.join(bad)
