@@ -10,7 +10,8 @@ import io
 import re
 import tokenize
 
-from typing import List
+from pathlib import Path
+from typing import List, Tuple
 
 from conftest import TOP
 
@@ -62,7 +63,7 @@ def test_no_compile_probes() -> None:
 
 # The layers, bottom up; a module may import its own layer and those below.
 LAYERS = {'diag': 0, 'paths': 0, 'frontend': 1, 'elf': 1, 'tree': 2, 'probes': 3,
-          'codegen': 4, 'run': 5, 'pipeline': 6, 'selftest': 7, 'cli': 8, 'install': 8,
+          'codegen': 4, 'run': 5, 'pipeline': 6, 'ktap': 7, 'cli': 8, 'install': 8,
           '__main__': 9, 'dev': 9}
 
 
@@ -98,4 +99,53 @@ def test_layers_import_only_downwards() -> None:
                 continue
             if LAYERS[them] > LAYERS[me] or (LAYERS[them] == LAYERS[me] and them != me):
                 bad.append(f'{path.relative_to(KIT)}:{node.lineno}: {me} imports {them}')
+    assert not bad, '\n'.join(bad)
+
+
+# What generated C may name besides the runtime's own stp_*/STP_* and the
+# translator's locals (v_NAME, a_NAME, tN, l, c, ...): the C language.
+C_LANGUAGE = set('''auto break case char const continue default do else enum extern
+for goto if int long return short signed sizeof static struct switch union unsigned
+void volatile while _Bool bool true false NULL s8 s16 s32 s64 u8 u16 u32 u64
+__maybe_unused'''.split())
+# C-looking string constants: a call, a member access or a cast
+C_LIKE = re.compile(r'\b\w+\(c[,)]|l->|c->|\(s64\)|\(u64\)|\bstp_\w+\(')
+LOCAL = re.compile(r'(v|a)_\w*|[a-z]\d*_?|t\d+|[a-z]\d+|k_|ret|retval|out|caught\d*|'
+                   r'limit\d*|ll[duxXo]?|entry|frames|nesting|last_error|probe|func|pp|'
+                   r'tp_args|regs|sorted|agg|parts|MAXSTRINGLEN|MAXMAPENTRIES')
+
+
+def _c_strings(path: Path) -> List[Tuple[int, str]]:
+    """The string constants of a module that are not docstrings."""
+    tree = ast.parse(path.read_text())
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef)) and node.body and \
+                isinstance(node.body[0], ast.Expr) and \
+                isinstance(node.body[0].value, ast.Constant):
+            docs.add(id(node.body[0].value))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+                id(node) not in docs:
+            out.append((node.lineno, node.value))
+    return out
+
+
+def test_python_emits_no_kernel_identifier() -> None:
+    """The C the Python writes calls the runtime only: every kernel API is
+    spelled in kernel-templates/, where a kernel line's set can change it."""
+    bad = []
+    for path in sorted(KIT.rglob('*.py')):
+        if path.parts[-2] == 'dev':
+            continue                # the benchmarks' own hand-written module
+        for line, text in _c_strings(path):
+            if not C_LIKE.search(text):
+                continue
+            code = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)     # C string literals
+            for word in re.findall(r'(?<![\w.$@%\'-])[A-Za-z_]\w*', code):
+                if word.lower().startswith('stp_') or word in C_LANGUAGE or \
+                        LOCAL.fullmatch(word):
+                    continue
+                bad.append(f'{path.relative_to(KIT)}:{line}: {word} in {text[:60]!r}')
     assert not bad, '\n'.join(bad)

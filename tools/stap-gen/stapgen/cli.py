@@ -13,19 +13,14 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
-from elftools.common.exceptions import ELFError
-
-from .elf import dwarfindex
-from .frontend import nodes as n
-from .frontend import parser
-from . import paths
-from .frontend import semantic
-from .elf import symbols
-from .tree import kerneltree as treemod
+from . import ktap, pipeline
+from .codegen.limits import DEFAULT_LIMITS
 from .diag import Source, StapError, error
-from .probes.resolve import Resolved, Resolver, plain_function_names
+from .elf import symbols
+from .frontend import parser, semantic
+from .tree import kerneltree as treemod
 
 MODULE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,54}$')
 
@@ -119,14 +114,13 @@ def _module_name(args: argparse.Namespace, src: Source) -> str:
     return 'stap_' + hashlib.sha1(src.text.encode()).hexdigest()[:12]
 
 
-def _defines(args: argparse.Namespace) -> dict:
-    from .codegen import generate as codegen
+def _defines(args: argparse.Namespace) -> Dict[str, str]:
     out = {}
     for d in args.defines:
         name, sep, value = d.partition('=')
-        if not sep or name not in codegen.DEFAULT_LIMITS or not re.fullmatch(r'\d+', value):
+        if not sep or name not in DEFAULT_LIMITS or not re.fullmatch(r'\d+', value):
             raise error(f'bad -D {d!r}', hint='use -D NAME=NUMBER with one of ' +
-                        ', '.join(n for n in codegen.DEFAULT_LIMITS if n.startswith('MAX')))
+                        ', '.join(n for n in DEFAULT_LIMITS if n.startswith('MAX')))
         out[name] = value
     if args.suppress_handler_errors:
         out['STP_SUPPRESS_ERRORS'] = '1'
@@ -154,24 +148,11 @@ def _load_params(args: argparse.Namespace, program: Optional[semantic.Program]) 
     return ' '.join(out)
 
 
-def _needs_config(probes: List[Resolved]) -> List[tuple]:
-    need = [('CONFIG_MODULES', 'stap-gen builds a loadable module'),
-            ('CONFIG_MODULE_UNLOAD', 'the module is unloaded when the script stops')]
-    kinds = {p.kind for p in probes}
-    if kinds & {'kprobe', 'kretprobe'}:
-        need.append(('CONFIG_KPROBES', 'kernel.function probes are kprobes'))
-    if 'kretprobe' in kinds:
-        need.append(('CONFIG_KRETPROBES', '.return probes are kretprobes'))
-    if 'tracepoint' in kinds:
-        need.append(('CONFIG_TRACEPOINTS', 'kernel.trace probes join the kernel\'s '
-                     'tracepoints'))
-    return need
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     try:
         return _main(_args(argv))
     except StapError as e:
+        sys.stderr.write(e.prelude)
         print(str(e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -186,37 +167,30 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
 
 
-def _vmlinux_symbols(vmlinux: Path, script: Optional[n.Script] = None) -> tuple:
-    """The symbol table and DWARF of vmlinux.  With a script, the DWARF of the
-    functions it names is looked for meanwhile, in a second process."""
-    try:
-        if script is not None:
-            names = plain_function_names(script)
-            if names:
-                dwarfindex.prefetch(vmlinux, symbols.build_id(vmlinux), names)
-        return symbols.load(vmlinux), symbols.Dwarf(vmlinux)
-    except (OSError, ValueError, ELFError) as e:
-        raise error(f'cannot read {vmlinux}: {e}',
-                    hint='it must be an ELF vmlinux with a symbol table') from None
+def _options(args: argparse.Namespace) -> pipeline.Options:
+    return pipeline.Options(kdir=args.kdir, vmlinux=args.vmlinux, templates=args.templates,
+                            guru=args.guru, verbose=args.verbose,
+                            listing=bool(args.listing or args.listing_vars),
+                            bufsize_mb=args.bufsize,
+                            line_directives=not args.no_line_directives,
+                            defines=_defines(args), keep=args.keep,
+                            kbuild_style=args.kbuild_style)
 
 
 def _list(args: argparse.Namespace) -> int:
     src = Source('<-l>', f'probe {args.listing or args.listing_vars} {{}}')
+    pipe = pipeline.Pipeline(_options(args))
     script = parser.parse(src)
-    vmlinux = args.vmlinux or treemod.open_tree(_kdir(args)).vmlinux
-    syms, dwarf = _vmlinux_symbols(vmlinux, script)
-    syms.funcs      # a listing touches most of the table: load it once
-    resolver = Resolver(syms, dwarf, args.verbose, _index_opener(vmlinux, syms),
-                        None if args.vmlinux else _kdir(args), args.guru, listing=True)
-    found = resolver.resolve(script)
+    parsed = pipeline.Parsed(src, script, semantic.Program(script, {}, []))
+    found = pipe.resolve(parsed).probes
     if args.listing:
         for pp in sorted({p.pp for p in found}):
             print(pp)
         return 0
     from .codegen.generate import Sites
-    from .elf.scopes import Unavailable
     from .codegen.targets import type_list
-    sites = Sites(found, dwarf)
+    from .elf.scopes import Unavailable
+    sites = Sites(found, pipe.symbols()[1])
     lines = set()
     for p in found:
         text = p.pp
@@ -228,75 +202,6 @@ def _list(args: argparse.Namespace) -> int:
     for line in sorted(lines):
         print(line)
     return 0
-
-
-def _index_opener(vmlinux: Path, syms: symbols.SymbolTable):  # type: ignore[no-untyped-def]
-    def open_() -> dwarfindex.Index:
-        try:
-            return dwarfindex.open_index(vmlinux, syms.build_id)
-        except (OSError, ValueError) as e:
-            raise error(f'cannot index the DWARF of {vmlinux}: {e}') from None
-    return open_
-
-
-def _kdir(args: argparse.Namespace) -> Path:
-    return args.kdir or Path('/lib/modules') / platform.release() / 'build'
-
-
-def _check(args: argparse.Namespace) -> int:
-    """Build each script of a directory; KTAP says which built and why not."""
-    import subprocess
-    import tempfile
-    scripts = sorted(args.check.resolve().glob('*.stp'))
-    if not scripts:
-        raise error(f'no .stp scripts in {args.check}')
-    kdir = _kdir(args)
-    treemod.open_tree(kdir)         # a clear error before N identical ones
-    print('KTAP version 1')
-    print(f'1..{len(scripts)}')
-    failed = 0
-    for i, script in enumerate(scripts, 1):
-        name = 'stapcheck_' + re.sub(r'\W', '_', script.stem)
-        with tempfile.TemporaryDirectory(prefix='stap-check-') as tmp:
-            r = subprocess.run([str(paths.LAUNCHER), '-r', str(kdir), '-p4', '-m', name,
-                                str(script)], cwd=tmp, capture_output=True, text=True)
-        if r.returncode == 0:
-            print(f'ok {i} {script.name}', flush=True)
-            continue
-        failed += 1
-        errors = [ln for ln in r.stderr.splitlines() if 'error' in ln] or \
-            r.stderr.splitlines()[-1:]
-        print(f'not ok {i} {script.name} # {errors[0] if errors else "failed"}')
-        for ln in r.stderr.splitlines()[:20]:
-            print(f'# {ln}')
-        sys.stdout.flush()
-    print(f'# {len(scripts) - failed} passed, {failed} failed')
-    return 1 if failed else 0
-
-
-def _selftest(args: argparse.Namespace) -> int:
-    from .codegen import generate as codegen
-    from . import selftest
-    kdir = _kdir(args)
-    tree = treemod.open_tree(kdir)
-
-    def generate(script: Path, module: str) -> str:
-        src = Source(str(script), script.read_text())
-        ast = parser.parse(src, tree.fact)
-        program = semantic.check(ast)
-        syms, dwarf = _vmlinux_symbols(tree.vmlinux)
-        probes = Resolver(syms, dwarf, 0, _index_opener(tree.vmlinux, syms),
-                          tree.objtree).resolve(ast)
-        tset = treemod.find_template_set(tree, paths.templates_dir())
-        return codegen.generate(program, probes, script, module,
-                                [tset, paths.templates_dir() / 'common'], tset.name,
-                                tree.release, syms.build_id, str(tree.objtree),
-                                dwarf=dwarf, symbols=syms,
-                                dwarf_index=_index_opener(tree.vmlinux, syms)).text
-
-    console = args.vm_console or Path(os.environ.get('TMPDIR', '/tmp')) / \
-        f'stap-test-{os.getpid()}.log'
-    return 1 if selftest.run(kdir, args.test, generate, console) else 0
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -311,78 +216,43 @@ def _main(args: argparse.Namespace) -> int:
         raise error('-x PID names a process of the live kernel; with --vm use -c CMD')
     if args.listing or args.listing_vars:
         return _list(args)
+    pipe = pipeline.Pipeline(_options(args))
     if args.check:
-        return _check(args)
+        return ktap.check(pipe, args.check)
     if args.test:
-        return _selftest(args)
+        console = args.vm_console or Path(os.environ.get('TMPDIR', '/tmp')) / \
+            f'stap-test-{os.getpid()}.log'
+        return ktap.selftest(pipe, args.test, console)
     if args.script is not None and args.script.suffix == '.ko':
         # a module built earlier (-p4): only pass 5 is left, as with staprun
         if not args.script.exists():
             raise error(f'{args.script}: no such module')
-        return _run(args, treemod.open_tree(_kdir(args)), args.script,
-                    _load_params(args, None))
+        return _run(args, pipe.tree(), args.script, _load_params(args, None))
     src = _source(args)
-    trees: dict = {}
-
-    def get_tree() -> treemod.KernelTree:
-        if 'tree' not in trees:
-            trees['tree'] = treemod.open_tree(_kdir(args))
-        return trees['tree']
-
-    script = parser.parse(src, lambda name: get_tree().fact(name))
-    program = semantic.check(script)
-    params = _load_params(args, program)
+    parsed = pipe.parse(src)
+    params = _load_params(args, parsed.program)
     if args.pass_ == 1:
         from .frontend import unparse
-        _write_text(args.output, unparse.script(script))
+        _write_text(args.output, unparse.script(parsed.script))
         return 0
     if args.vmlinux and args.pass_ > 2:
         raise error('--vmlinux stops at -p2: building a module needs a kernel tree (-r)')
-    tree = None if args.vmlinux else get_tree()
-    needs_vmlinux = any(c.name in ('kernel', 'kprobe', 'module') for p in script.probes
-                        for pt in p.points for c in pt.components[:1])
-    syms = dwarf = opener = None
-    if needs_vmlinux:
-        vmlinux = args.vmlinux or tree.vmlinux
-        syms, dwarf = _vmlinux_symbols(vmlinux, script)
-        opener = _index_opener(vmlinux, syms)
-    probes = Resolver(syms, dwarf, args.verbose, opener,
-                      tree.objtree if tree else None, args.guru).resolve(script)
-    if tree is not None:
-        tree.require(_needs_config(probes))
+    placed = pipe.resolve(parsed)
     if args.pass_ == 2:
-        for p in probes:
+        for p in placed.probes:
             print(p.describe(verbose=args.verbose > 0))
         return 0
-    assert tree is not None
-    from .codegen import generate as codegen
-    from .run import kbuild  # jinja2 and kbuild only from pass 3 on
-    module = _module_name(args, src)
-    templates = (args.templates or paths.templates_dir()).resolve()
-    tset = treemod.find_template_set(tree, templates)
-    script_path = args.script or Path('<command line>')
-    syms = syms or symbols.load(tree.vmlinux)
-    build_id = syms.build_id
-    c = codegen.generate(program, probes, script_path, module,
-                         [tset, templates / 'common'], tset.name,
-                         tree.release, build_id, str(tree.objtree), args.bufsize,
-                         line_directives=not args.no_line_directives,
-                         dwarf=dwarf or symbols.Dwarf(tree.vmlinux), symbols=syms,
-                         dwarf_index=opener or _index_opener(tree.vmlinux, syms))
+    gen = pipe.generate(placed, _module_name(args, src))
     if args.pass_ == 3:
-        _write_text(args.output, c.text)
+        _write_text(args.output, gen.c_text)
         return 0
-    dest = Path.cwd() if args.pass_ == 4 else Path(os.environ.get('TMPDIR', '/tmp'))
-    if args.pass_ == 5:
-        import tempfile
-        dest = Path(tempfile.mkdtemp(prefix='stap-gen-ko-'))
-    ko = kbuild.build(kbuild.BuildRequest(tree, module, c.text, _defines(args),
-                                          args.verbose, args.keep, args.kbuild_style), dest)
     if args.pass_ == 4:
-        print(ko.name)
+        print(pipe.build(gen, Path.cwd()).name)
         return 0
+    import tempfile
+    ko = pipe.build(gen, Path(tempfile.mkdtemp(prefix='stap-gen-ko-')))
     try:
-        return _run(args, tree, ko, params)
+        return _run(args, pipe.tree(), ko, params)
     finally:
         ko.unlink(missing_ok=True)
         ko.parent.rmdir()

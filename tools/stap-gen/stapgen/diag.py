@@ -66,6 +66,7 @@ class StapError(Exception):
     def __init__(self, *diags: Diagnostic) -> None:
         super().__init__('\n'.join(d.render() for d in diags))
         self.diagnostics: List[Diagnostic] = list(diags)
+        self.prelude = ''       # what to show before them (a compiler's own messages)
 
 
 def error(message: str, pos: Optional[Pos] = None, hint: Optional[str] = None,

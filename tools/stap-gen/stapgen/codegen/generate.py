@@ -7,29 +7,13 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import render
-from ..diag import error
-from ..probes.resolve import Resolved
+from ..probes.base import Probe
 from ..frontend.semantic import Program
 from ..elf.symbols import Dwarf, SymbolTable
 from ..elf.scopes import DwarfFile, Site, TraceSite, Unavailable
+from .limits import DEFAULT_LIMITS
 from .translate import global_decls, translate
 
-# Run-time limits (SystemTap's names), each overridable with -D NAME=VALUE.
-DEFAULT_LIMITS: Dict[str, str] = {
-    'MAXACTION': '1000',
-    'MAXMAPENTRIES': '2048',
-    'MAXSTRINGLEN': '256',
-    'MAXERRORS': '0',
-    'MAXNESTING': '10',
-    'MAXSKIPPED': '100',
-    'MAXTRYLOCK': '100',            # tries for a lock, TRYLOCKDELAY us apart
-    'TRYLOCKDELAY': '10',
-    'STP_PRINTBUF': '8192',
-    'STP_BUFSIZE': '(1024 * 1024)',
-    'STP_READ_CHUNK': '(256 * 1024)',
-    'STP_HOUSEKEEPING_MS': '20',
-    'STP_SUPPRESS_ERRORS': '0',     # --suppress-handler-errors
-}
 
 
 @dataclass
@@ -38,28 +22,39 @@ class ModuleSource:
     text: str
 
 
-def generate(program: Program, probes: List[Resolved], script_path: Path,
+# The families' templates, in the order their probes register.
+FAMILY_ORDER = ('lifecycle', 'kprobe', 'tracepoint', 'timer', 'profile')
+
+
+def generate(program: Program, probes: List[Probe], script_name: str,
              module: str, template_dirs: List[Path], template_set: str,
              kernel_release: str, build_id: str = '', kdir: str = '',
              bufsize_mb: Optional[int] = None,
              line_directives: bool = True, dwarf: Optional[Dwarf] = None,
              symbols: Optional[SymbolTable] = None,
              dwarf_index: Any = None) -> ModuleSource:
-    handler_of = {r.index: str(r.handler) for r in probes}
-    sites = Sites(probes, dwarf, handler_of, dwarf_index)
-    handlers = translate(program, script_path, sites, symbols)
-    entry_slots = {str(h.index): h.entry_slots for h in handlers if h.entry}
+    sites = Sites(probes, dwarf, dwarf_index)
+    handlers = translate(program, script_name, sites, symbols)
+    targeted = {ps.index for ps in program.probes if ps.uses_targets}
+    handler_of = {r.index: Sites.key(r) if r.handler in targeted else str(r.handler)
+                  for r in probes}
+    gen = _Generation(handler_of, {str(h.index): h.entry_slots for h in handlers if h.entry},
+                      sites)
     limits = dict(DEFAULT_LIMITS)
     if bufsize_mb:
         limits['STP_BUFSIZE'] = f'({bufsize_mb} * 1024 * 1024)'
-
-    def of_kind(kind: str) -> List[Resolved]:
-        return [p for p in probes if p.kind == kind]
-
+    families = []
+    for family in FAMILY_ORDER:
+        mine = [p for p in probes if p.family == family]
+        if mine or family == 'lifecycle':
+            families.append({'name': family, 'template': f'probes/{family}.h.j2',
+                             'probes': [p.template(gen) for p in mine]})
+    unknown = {p.family for p in probes} - set(FAMILY_ORDER)
+    assert not unknown, f'probe families without a template: {unknown}'
     context = {
         'module': module,
-        'script_name': script_path.name,
-        'script_path': str(script_path.resolve()),
+        'script_name': Path(script_name).name,
+        'script_path': script_name,
         'template_set': template_set,
         'kernel_release': kernel_release,
         'build_id': build_id,
@@ -72,46 +67,60 @@ def generate(program: Program, probes: List[Resolved], script_path: Path,
         'points': [{'pp': p.pp, 'func': p.func, 'handler': handler_of[p.index]}
                    for p in probes],
         'globals': global_decls(program),
-        'kprobes': [_kprobe(p, handler_of, entry_slots) for p in of_kind('kprobe')],
-        'kretprobes': [_kprobe(p, handler_of, entry_slots) for p in of_kind('kretprobe')],
-        'timers': of_kind('timer'),
-        'profile_probes': [p.index for p in of_kind('profile')],
-        'tracepoints': [_tracepoint(p, sites) for p in of_kind('tracepoint')],
-        'begin_probes': [p.index for p in of_kind('begin')],
-        'end_probes': [p.index for p in of_kind('end')],
-        'error_probes': [p.index for p in of_kind('error')],
+        'families': families,
     }
     text = render.render(template_dirs, 'module.c.j2', context, line_directives)
     return ModuleSource(module, text)
 
 
-def _tracepoint(p: Resolved, sites: 'Sites') -> Dict[str, object]:
-    """The probe function's C prototype, from __traceiter_NAME's DWARF."""
-    try:
-        proto = sites.trace_site(p).prototype()
-    except Unavailable as u:
-        raise error(f'{p.pp}: {u}') from None
-    return {'name': p.func, 'probe_index': p.index,
-            'params': [t for t, _ in proto], 'args': [a for _, a in proto] or ['0']}
+class _Generation:
+    """What the probes' templates need from the translated script."""
+
+    def __init__(self, handler_of: Dict[int, str], entry_slots: Dict[str, str],
+                 sites: 'Sites') -> None:
+        self.handler_of = handler_of
+        self.slots = entry_slots
+        self.sites = sites
+
+    def handler(self, probe: Probe) -> str:
+        return self.handler_of[probe.index]
+
+    def entry_slots(self, handler: str) -> str:
+        return self.slots.get(handler, '0')
+
+    def trace_prototype(self, probe: Probe) -> List[Tuple[str, str]]:
+        site = probe.site(self.sites)
+        assert isinstance(site, TraceSite)
+        return site.prototype()
 
 
 class Sites:
     """The DWARF scope of each probe point whose handler reads target variables
     (and of each probe point -L lists)."""
 
-    def __init__(self, probes: List[Resolved], dwarf: Optional[Dwarf],
-                 handler_of: Optional[Dict[int, str]] = None, index: Any = None) -> None:
+    def __init__(self, probes: List[Probe], dwarf: Optional[Dwarf],
+                 index: Any = None) -> None:
         self.probes = probes
         self.dwarf = dwarf
         self.index = index
-        self.handler_of = {} if handler_of is None else handler_of
         self._file: Optional[DwarfFile] = None
         self._modules: Dict[str, DwarfFile] = {}
+
+    @staticmethod
+    def key(r: Probe) -> str:
+        """The handler of a probe point bound to its own DWARF scope."""
+        return f'{r.handler}_{r.index}'
 
     def file(self) -> Optional[DwarfFile]:
         if self._file is None and self.dwarf is not None:
             self._file = DwarfFile(self.dwarf, self.index)
         return self._file
+
+    def _vmlinux(self) -> DwarfFile:
+        f = self.file()
+        if f is None:
+            raise Unavailable('the tree has no DWARF')
+        return f
 
     def module_file(self, path: str) -> DwarfFile:
         """A module's own DWARF (its types by name come from vmlinux's index)."""
@@ -119,54 +128,30 @@ class Sites:
             self._modules[path] = DwarfFile(Dwarf(Path(path)), self.index, relocatable=True)
         return self._modules[path]
 
-    def trace_site(self, r: Resolved) -> TraceSite:
-        f = self.file()
-        if f is None:
-            raise Unavailable('the tree has no DWARF')
-        return TraceSite(f.site(r.pc, '__traceiter_' + r.func, False, r.pc), r.func)
+    def vmlinux_site(self, pc: int, func: str, inline: bool, func_entry: int,
+                     ret: bool) -> Site:
+        return self._vmlinux().site(pc, func, inline, func_entry, ret)
 
-    def site(self, r: Resolved) -> Site:
+    def module_site(self, path: str, pc: int, func: str, func_entry: int,
+                    ret: bool) -> Site:
+        return self.module_file(path).site(pc, func, False, func_entry, ret)
+
+    def trace_site(self, pc: int, name: str) -> Site:
+        return TraceSite(self._vmlinux().site(pc, '__traceiter_' + name, False, pc), name)
+
+    def site(self, r: Probe) -> Site:
         """r's scope, or Unavailable saying why it has none."""
-        if r.kind == 'tracepoint':
-            return self.trace_site(r)
-        ret = r.kind == 'kretprobe'
-        if r.target_module and r.kind in ('kprobe', 'kretprobe'):
-            if not r.dwarf_path:
-                raise Unavailable(f'{r.target} is outside .text of {r.target_module}: its '
-                                  'DWARF addresses are ambiguous there')
-            try:
-                return self.module_file(r.dwarf_path).site(r.pc, r.func, False,
-                                                           r.func_entry, ret)
-            except Unavailable as u:
-                raise Unavailable(f'{u} (in {r.dwarf_path})') from None
-        if r.kind not in ('kprobe', 'kretprobe') or not r.pc:
-            raise Unavailable(f'{r.pp} is not in code with DWARF (target variables work '
-                              'in kernel.function, kernel.statement, module(...).function '
-                              'and kernel.trace probes)')
-        f = self.file()
-        if f is None:
-            raise Unavailable('the tree has no DWARF')
-        return f.site(r.pc, r.func, r.inline, r.func_entry, ret)
+        return r.site(self)
 
     def __call__(self, probe: int) -> List[Tuple[object, Optional[Site], str]]:
         out: List[Tuple[object, Optional[Site], str]] = []
         for r in self.probes:
             if r.handler != probe:
                 continue
-            key = self.handler_of[r.index] = f'{probe}_{r.index}'
             site, why = None, ''
             try:
                 site = self.site(r)
             except Unavailable as u:
                 why = str(u)
-            out.append((key, site, why))
+            out.append((self.key(r), site, why))
         return out
-
-
-def _kprobe(p: Resolved, handler_of: Dict[int, str],
-            entry_slots: Dict[str, str]) -> Dict[str, object]:
-    handler = handler_of[p.index]
-    return {'symbol': p.symbol, 'offset_hex': f'{p.offset:#x}', 'probe_index': p.index,
-            'handler': handler, 'entry_slots': entry_slots.get(handler, 0),
-            'maxactive': p.maxactive, 'target': p.target, 'target_size_hex': f'{p.target_size:#x}',
-            'target_module': p.target_module}

@@ -30,13 +30,22 @@ class MarkingLoader(jinja2.FileSystemLoader):
     def __init__(self, searchpath: List[Path]) -> None:
         super().__init__([str(p) for p in searchpath])
         self.files: List[str] = []
+        # #line names a template relative to the directory holding
+        # kernel-templates/ (the kit, or the kernel tree it is installed in)
+        self.base = searchpath[-1].resolve().parent.parent if searchpath else None
+
+    def _shown(self, filename: str) -> str:
+        path = Path(filename).resolve()
+        if self.base is not None and path.is_relative_to(self.base):
+            return str(path.relative_to(self.base))
+        return filename
 
     def get_source(self, environment: jinja2.Environment,
                    template: str) -> Tuple[str, Optional[str], Optional[Callable[[], bool]]]:
         source, filename, uptodate = super().get_source(environment, template)
         assert filename is not None
         fid = len(self.files)
-        self.files.append(filename)
+        self.files.append(self._shown(filename))
         out = []
         in_tag = False
         for i, line in enumerate(source.split('\n'), 1):

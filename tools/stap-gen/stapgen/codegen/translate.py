@@ -10,7 +10,6 @@ script line it came from, so a compiler message points at the script.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..frontend import nodes as n
@@ -99,10 +98,9 @@ class _Scope:
 
 
 class Translator:
-    def __init__(self, program: Program, script_path: Path) -> None:
+    def __init__(self, program: Program, script_name: str) -> None:
         self.program = program
-        self.script_path = str(script_path.resolve())
-        self.script_name = str(script_path)
+        self.script_name = script_name      # as the user named it: #line and messages
         self.binder: Optional[Binder] = None
         self.symbols: Any = None        # the tree's SymbolTable, for @var
         self.dwarf_file: Optional[Callable[[], Any]] = None    # for @cast anywhere
@@ -139,7 +137,7 @@ class Translator:
             for pname in ps.params:
                 if ps.locals[pname].type == n.STRING:
                     args.append(f'const char *a_{pname}')
-                    h.params.append(f'strscpy(l->v_{pname}, a_{pname}, MAXSTRINGLEN);')
+                    h.params.append(f'stp_strcpy(l->v_{pname}, a_{pname}, MAXSTRINGLEN);')
                 else:
                     args.append(f's64 a_{pname}')
                     h.params.append(f'l->v_{pname} = a_{pname};')
@@ -154,7 +152,7 @@ class Translator:
         self.s.lines.append('\t' * indent + text)
 
     def _line(self, node: n.Node) -> None:
-        self.s.lines.append(f'#line {node.pos.line} "{c_string(self.script_path)}"')
+        self.s.lines.append(f'#line {node.pos.line} "{c_string(self.script_name)}"')
 
     def _temp(self) -> str:
         self.s.temps += 1
@@ -212,7 +210,7 @@ class Translator:
             if st.value is not None:
                 v = self._expr(st.value)
                 if self.s.ps.ret.type == n.STRING:
-                    self._emit(ind, f'strscpy(l->ret, {v}, MAXSTRINGLEN);')
+                    self._emit(ind, f'stp_strcpy(l->ret, {v}, MAXSTRINGLEN);')
                 else:
                     self._emit(ind, f'l->retval = {v};')
             self._emit(ind, 'goto out;')
@@ -253,7 +251,7 @@ class Translator:
         self._emit(0, f'{label}: __maybe_unused;')
         self._emit(ind, 'if (c->last_error) {')
         if st.var:
-            self._emit(ind + 1, f'strscpy(l->v_{st.var}, c->last_error, MAXSTRINGLEN);')
+            self._emit(ind + 1, f'stp_strcpy(l->v_{st.var}, c->last_error, MAXSTRINGLEN);')
         self._emit(ind + 1, 'c->last_error = NULL;')
         self._stmt(st.handler, ind + 1)
         self._emit(ind, '}')
@@ -284,13 +282,13 @@ class Translator:
         self.s.lines.append('')
         for col, name in enumerate(st.keys):
             if g.keys[col].type == n.STRING:
-                self._emit(ind + 2, f'strscpy(l->v_{name}, stp_entry_key_str({m}, e{d}, {col}), '
+                self._emit(ind + 2, f'stp_strcpy(l->v_{name}, stp_entry_key_str({m}, e{d}, {col}), '
                                     'MAXSTRINGLEN);')
             else:
                 self._emit(ind + 2, f'l->v_{name} = stp_entry_key_long({m}, e{d}, {col});')
         if st.value:
             if g.value.type == n.STRING:
-                self._emit(ind + 2, f'strscpy(l->v_{st.value}, stp_entry_str({m}, e{d}), '
+                self._emit(ind + 2, f'stp_strcpy(l->v_{st.value}, stp_entry_str({m}, e{d}), '
                                     'MAXSTRINGLEN);')
             else:
                 self._emit(ind + 2, f'l->v_{st.value} = *stp_entry_long({m}, e{d});')
@@ -451,7 +449,7 @@ class Translator:
         slot = self._entry_slot()
         if e.type == n.STRING:
             self.entry_strs += 1
-            self.entry.append(f'strscpy((char *)&c->entry[{slot}], {c}, MAXSTRINGLEN)')
+            self.entry.append(f'stp_strcpy((char *)&c->entry[{slot}], {c}, MAXSTRINGLEN)')
             return f'((const char *)&c->entry[{slot}])'
         self.entry_nums += 1
         self.entry.append(f'c->entry[{slot}] = {c}')
@@ -492,7 +490,7 @@ class Translator:
         if op == '.':
             return f'stp_concat({self._temp()}, {a}, {b})'
         if e.left.type == n.STRING and op in ('==', '!=', '<', '>', '<=', '>='):
-            return f'(s64)(strcmp({a}, {b}) {op} 0)'
+            return f'(s64)(stp_strcmp({a}, {b}) {op} 0)'
         if op in ('==', '!=', '<', '>', '<=', '>=', '&&', '||'):
             return f'(s64)({a} {op} {b})'
         return self._arith(op, a, b)
@@ -648,8 +646,7 @@ class Translator:
             dflt = a[1] if len(a) > 1 else 'NULL'
             return f'stp_{name}(c, {self._temp()}, {a[0]}, {dflt}, MAXSTRINGLEN)'
         if name in ('kernel_string_n', 'user_string_n'):
-            return (f'stp_{name[:-2]}(c, {self._temp()}, {a[0]}, NULL, '
-                    f'clamp_t(s64, {a[1]}, 0, MAXSTRINGLEN - 1) + 1)')
+            return f'stp_{name}(c, {self._temp()}, {a[0]}, {a[1]})'
         if name in READS:
             size, signed = READS[name]
             return f'(s64)stp_deref(c, (u64)({a[0]}), {size}, {signed})'
@@ -713,32 +710,30 @@ READS = {'kernel_long': (8, 1), 'kernel_int': (4, 1), 'kernel_short': (2, 1),
 TEMP_CALLS = {'execname', 'pexecname', 'substr', 'text_str', 'toupper', 'tolower',
               'str_replace', 'warn'}
 
-# Built-ins that are one C expression over their arguments.
+# Built-ins that are one call of the runtime (runtime/builtins.h) over their
+# arguments: every kernel API they use is spelled there, never here.
 CALLS = {
     'pid': 'stp_pid()', 'tid': 'stp_tid()', 'cpu': 'stp_cpu()',
-    'task_current': '(s64)(unsigned long)current',
+    'task_current': 'stp_task_current()',
     'target': '(s64)stp_target',
-    'ppid': '(s64)task_ppid_nr(current)',
-    'uid': '(s64)from_kuid_munged(&init_user_ns, current_uid())',
-    'euid': '(s64)from_kuid_munged(&init_user_ns, current_euid())',
-    'gid': '(s64)from_kgid_munged(&init_user_ns, current_gid())',
-    'egid': '(s64)from_kgid_munged(&init_user_ns, current_egid())',
-    'gettimeofday_s': '(s64)div_u64(ktime_get_real_fast_ns(), NSEC_PER_SEC)',
-    'gettimeofday_ms': '(s64)div_u64(ktime_get_real_fast_ns(), NSEC_PER_MSEC)',
-    'gettimeofday_us': '(s64)div_u64(ktime_get_real_fast_ns(), NSEC_PER_USEC)',
-    'gettimeofday_ns': '(s64)ktime_get_real_fast_ns()',
-    'jiffies': '(s64)get_jiffies_64()',
-    'local_clock_ns': '(s64)local_clock()',
-    'local_clock_us': '(s64)div_u64(local_clock(), NSEC_PER_USEC)',
-    'get_cycles': '(s64)get_cycles()',
-    'HZ': '(s64)HZ',
-    'strlen': '(s64)strlen({0})',
-    'isinstr': '(s64)(strstr({0}, {1}) != NULL)',
+    'ppid': 'stp_ppid()',
+    'uid': 'stp_uid()', 'euid': 'stp_euid()', 'gid': 'stp_gid()', 'egid': 'stp_egid()',
+    'gettimeofday_s': 'stp_gettimeofday_s()',
+    'gettimeofday_ms': 'stp_gettimeofday_ms()',
+    'gettimeofday_us': 'stp_gettimeofday_us()',
+    'gettimeofday_ns': 'stp_gettimeofday_ns()',
+    'jiffies': 'stp_jiffies()',
+    'local_clock_ns': 'stp_local_clock_ns()',
+    'local_clock_us': 'stp_local_clock_us()',
+    'get_cycles': 'stp_get_cycles()',
+    'HZ': 'stp_hz()',
+    'strlen': 'stp_strlen({0})',
+    'isinstr': 'stp_isinstr({0}, {1})',
     'strtol': 'stp_strtol(c, {0}, {1})',
 }
 
 
-def translate(program: Program, script_path: Path,
+def translate(program: Program, script_name: str,
               sites: Optional[Callable[[int], List[Tuple[object, Any, str]]]] = None,
               symbols: Any = None) -> List[Handler]:
     """Handlers of the probes, then of the script's functions.
@@ -747,7 +742,7 @@ def translate(program: Program, script_path: Path,
     bound to that point's DWARF: sites(probe index) gives (handler index,
     site or None, why there is no site) for each.
     """
-    tr = Translator(program, script_path)
+    tr = Translator(program, script_name)
     tr.symbols = symbols
     tr.dwarf_file = getattr(sites, 'file', None)
     out: List[Handler] = []
@@ -760,39 +755,35 @@ def translate(program: Program, script_path: Path,
 
 
 def global_decls(program: Program) -> List[Dict[str, object]]:
-    """What the module template needs to know about each global."""
+    """What the module template declares, initialises and frees for each
+    global (the C of it is the template's): its kind, its C name, and for
+    arrays their key signature, value type and size."""
     out: List[Dict[str, object]] = []
     for name, g in sorted(program.globals.items()):
-        c = global_c_name(name)
-        item: Dict[str, object] = {'name': name, 'c_name': c, 'is_map': bool(g.is_array),
-                                   'init': None, 'free': None, 'param': None}
-        if not g.is_array and g.value.type in (n.LONG, n.STRING):
-            item['param'] = 'long' if g.value.type == n.LONG else 'string'
-        if g.is_array and g.value.type == n.STATS:
-            item['is_map'] = False
-            item['decl'] = f'static struct stp_pmap {c}'
-            keys = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
-            mode, lo, hi, step = g.hist or (-1, 0, 0, 0)
-            item['init'] = (f'ret = ret ?: stp_pmap_init(&{c}, "{name}", "{keys}", '
-                            f'{g.decl.size or "MAXMAPENTRIES"}, stp_hist_slots('
-                            f'{mode}, {c_number(lo)}, {c_number(hi)}, {c_number(step)}))')
-            item['free'] = f'stp_pmap_free(&{c})'
-        elif g.is_array:
-            item['decl'] = f'static struct stp_map {c}'
-            item['key_sig'] = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
-            item['value_enum'] = 'STP_STRING' if g.value.type == n.STRING else 'STP_LONG'
+        item: Dict[str, object] = {'name': name, 'c_name': global_c_name(name),
+                                   'init': None, 'param': None}
+        keys = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
+        if g.is_array:
+            item['key_sig'] = keys
             item['size'] = g.decl.size or 'MAXMAPENTRIES'
+        if g.is_array and g.value.type == n.STATS:
+            mode, lo, hi, step = g.hist or (-1, 0, 0, 0)
+            item['kind'] = 'pmap'
+            item['hist'] = f'{mode}, {c_number(lo)}, {c_number(hi)}, {c_number(step)}'
+        elif g.is_array:
+            item['kind'] = 'map'
+            item['value_enum'] = 'STP_STRING' if g.value.type == n.STRING else 'STP_LONG'
         elif g.value.type == n.STATS:
-            item['decl'] = f'static struct stp_agg {c}'
-            item['init'] = f'ret = ret ?: stp_agg_init(&{c})'
-            item['free'] = f'stp_agg_free(&{c})'
+            item['kind'] = 'agg'
         elif g.value.type == n.STRING:
-            item['decl'] = f'static char {c}[MAXSTRINGLEN]'
+            item['kind'] = 'string'
+            item['param'] = 'string'
             if isinstance(g.decl.init, n.String):
-                item['init'] = f'strscpy({c}, "{c_string(g.decl.init.value)}", MAXSTRINGLEN)'
+                item['init'] = f'"{c_string(g.decl.init.value)}"'
         else:
-            item['decl'] = f'static s64 {c}'
+            item['kind'] = 'long'
+            item['param'] = 'long'
             if isinstance(g.decl.init, n.Number):
-                item['init'] = f'{c} = {c_number(g.decl.init.value)}'
+                item['init'] = c_number(g.decl.init.value)
         out.append(item)
     return out

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List
 
@@ -30,6 +30,17 @@ class BuildRequest:
     verbose: int = 0
     keep_dir: bool = False
     kbuild_style: bool = False      # print kbuild's own progress lines
+    include_dirs: List[Path] = field(default_factory=list)  # the runtime's headers
+
+
+def _kbuild_file(objects: List[str], include_dirs: List[Path],
+                 defines: Dict[str, str]) -> str:
+    """The module's Kbuild: its objects, the template set's headers (the
+    line's own set first, then common/) and the -D limits."""
+    flags = [f'-I{d}' for d in include_dirs] + \
+        [f'-D{k}={v}' for k, v in sorted(defines.items())]
+    text = 'obj-m := ' + ' '.join(objects) + '\n'
+    return text + (f'ccflags-y := {" ".join(flags)}\n' if flags else '')
 
 
 def _echo(cmd: List[str]) -> None:
@@ -42,9 +53,8 @@ def build(req: BuildRequest, dest: Path) -> Path:
     try:
         src = tmp / f'{req.module}.c'
         src.write_text(req.c_text)
-        flags = ' '.join(f'-D{k}={v}' for k, v in sorted(req.defines.items()))
-        (tmp / 'Kbuild').write_text(f'obj-m := {req.module}.o\n' +
-                                    (f'ccflags-y := {flags}\n' if flags else ''))
+        (tmp / 'Kbuild').write_text(_kbuild_file([f'{req.module}.o'], req.include_dirs,
+                                                 req.defines))
         cmd = ['make', '-C', str(req.tree.objtree), f'M={tmp}', 'modules']
         if req.verbose >= 2:
             cmd.append('V=1')
@@ -61,12 +71,13 @@ def build(req: BuildRequest, dest: Path) -> Path:
                                      if ln.startswith('  ') and not ln.startswith('   ')))
         ko = tmp / f'{req.module}.ko'
         if proc.returncode != 0 or not ko.exists():
+            failed = error(f'kbuild failed to build {req.module}.ko against '
+                           f'{req.tree.objtree} (make exit {proc.returncode})',
+                           hint='the compiler messages above name the template '
+                                'or script line; -k keeps the build directory')
             if not req.verbose:
-                sys.stderr.write(_relevant(proc.stdout))
-            raise error(f'kbuild failed to build {req.module}.ko against '
-                        f'{req.tree.objtree} (make exit {proc.returncode})',
-                        hint='the compiler messages above name the template '
-                             'or script line; -k keeps the build directory')
+                failed.prelude = _relevant(proc.stdout)
+            raise failed
         dest.mkdir(parents=True, exist_ok=True)
         final = dest / ko.name
         staging = dest / f'.{ko.name}.tmp{os.getpid()}'
@@ -107,7 +118,7 @@ def _relevant(output: str) -> str:
 
 
 def build_many(tree: KernelTree, sources: Dict[str, str], dest: Path,
-               jobs: int = 0) -> Dict[str, Path]:
+               include_dirs: List[Path], jobs: int = 0) -> Dict[str, Path]:
     """Build several generated modules in one kbuild run (faster than one each).
 
     Returns the .ko of each module that built; a module that failed is
@@ -117,7 +128,8 @@ def build_many(tree: KernelTree, sources: Dict[str, str], dest: Path,
     try:
         for name, text in sources.items():
             (tmp / f'{name}.c').write_text(text)
-        (tmp / 'Kbuild').write_text('obj-m := ' + ' '.join(f'{m}.o' for m in sources) + '\n')
+        (tmp / 'Kbuild').write_text(_kbuild_file([f'{m}.o' for m in sources],
+                                                 include_dirs, {}))
         cmd = ['make', '-C', str(tree.objtree), f'M={tmp}', f'-j{jobs or os.cpu_count() or 1}',
                'modules']
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Per-CPU probe context, the reentrancy guard, script errors and the
  * module's run state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Script built-in functions and helpers the translated code calls.
  * Each one is safe in any probe context: no sleeping, no allocation.
@@ -68,6 +69,106 @@ static __maybe_unused s64 stp_tid(void)
 static __maybe_unused s64 stp_cpu(void)
 {
 	return smp_processor_id();
+}
+
+/* task_current(): the task as a number, for @cast and task_* functions */
+static __maybe_unused s64 stp_task_current(void)
+{
+	return (s64)(unsigned long)current;
+}
+
+static __maybe_unused s64 stp_ppid(void)
+{
+	return task_ppid_nr(current);
+}
+
+/* uid() and friends: as the initial user namespace sees them */
+static __maybe_unused s64 stp_uid(void)
+{
+	return from_kuid_munged(&init_user_ns, current_uid());
+}
+
+static __maybe_unused s64 stp_euid(void)
+{
+	return from_kuid_munged(&init_user_ns, current_euid());
+}
+
+static __maybe_unused s64 stp_gid(void)
+{
+	return from_kgid_munged(&init_user_ns, current_gid());
+}
+
+static __maybe_unused s64 stp_egid(void)
+{
+	return from_kgid_munged(&init_user_ns, current_egid());
+}
+
+/* gettimeofday_*(): the real-time clock, safe in any context (NMI too) */
+static __maybe_unused s64 stp_gettimeofday_ns(void)
+{
+	return ktime_get_real_fast_ns();
+}
+
+static __maybe_unused s64 stp_gettimeofday_us(void)
+{
+	return div_u64(ktime_get_real_fast_ns(), NSEC_PER_USEC);
+}
+
+static __maybe_unused s64 stp_gettimeofday_ms(void)
+{
+	return div_u64(ktime_get_real_fast_ns(), NSEC_PER_MSEC);
+}
+
+static __maybe_unused s64 stp_gettimeofday_s(void)
+{
+	return div_u64(ktime_get_real_fast_ns(), NSEC_PER_SEC);
+}
+
+static __maybe_unused s64 stp_jiffies(void)
+{
+	return get_jiffies_64();
+}
+
+/* local_clock_*(): this CPU's clock, cheap, not comparable across CPUs */
+static __maybe_unused s64 stp_local_clock_ns(void)
+{
+	return local_clock();
+}
+
+static __maybe_unused s64 stp_local_clock_us(void)
+{
+	return div_u64(local_clock(), NSEC_PER_USEC);
+}
+
+static __maybe_unused s64 stp_get_cycles(void)
+{
+	return get_cycles();
+}
+
+static __maybe_unused s64 stp_hz(void)
+{
+	return HZ;
+}
+
+/* The string helpers the translated code calls. */
+static __maybe_unused void stp_strcpy(char *dst, const char *src, size_t size)
+{
+	strscpy(dst, src, size);
+}
+
+static __maybe_unused int stp_strcmp(const char *a, const char *b)
+{
+	return strcmp(a, b);
+}
+
+static __maybe_unused s64 stp_strlen(const char *s)
+{
+	return strlen(s);
+}
+
+static __maybe_unused s64 stp_isinstr(const char *s, const char *sub)
+{
+	return strstr(s, sub) != NULL;
 }
 
 static __maybe_unused s64 stp_div(struct stp_context *c, s64 a, s64 b, bool mod)

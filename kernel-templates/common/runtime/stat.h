@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Aggregates: s <<< v keeps count, sum, min, max, the sum of squares and a
  * histogram, log2 buckets (mode 0) or linear ones (mode 1: lo, hi, step,

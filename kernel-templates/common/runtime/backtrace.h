@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Backtraces.  The kernel's own unwinder collects the return addresses
  * (stack_trace_save()); symbolizing them is user space's job: the module

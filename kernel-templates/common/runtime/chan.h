@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The output channel: one ring of records per CPU, read by the runner
- * through /proc/stapgen_{{ module }}/output, which hands the records out
+ * through /proc/stapgen_MODULE/output, which hands the records out
  * merged by time.
  *
  * Each record is one probe hit's output (or one message) and is stored

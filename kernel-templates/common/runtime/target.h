@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Reading the probed code's state: registers by DWARF number, fault-safe
  * reads of kernel and user memory, strings.  The translator turns each
@@ -169,6 +170,19 @@ static __maybe_unused const char *stp_user_string(struct stp_context *c, char *b
 						  const char *dflt, long maxlen)
 {
 	return stp_string_at(c, buf, addr, dflt, maxlen, true);
+}
+
+/* kernel_string_n(addr, n), user_string_n(addr, n): at most n bytes */
+static __maybe_unused const char *stp_kernel_string_n(struct stp_context *c, char *buf, u64 addr,
+						      s64 n)
+{
+	return stp_string_at(c, buf, addr, NULL, clamp_t(s64, n, 0, MAXSTRINGLEN - 1) + 1, false);
+}
+
+static __maybe_unused const char *stp_user_string_n(struct stp_context *c, char *buf, u64 addr,
+						    s64 n)
+{
+	return stp_string_at(c, buf, addr, NULL, clamp_t(s64, n, 0, MAXSTRINGLEN - 1) + 1, true);
 }
 
 /* "text" for pretty-printing ($$parms$); an unreadable pointer as 0x... */

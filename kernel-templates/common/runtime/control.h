@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The runner's side of the module: /proc/stapgen_{{ module }}/ holds
+ * The runner's side of the module: /proc/stapgen_MODULE/ holds
  *
  *   output   records of the script's output (read, poll)
  *   control  write "stop" to stop the script; read the run's status

@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: GPL-2.0
+"""KTAP reports over a directory of scripts, for a kernel CI.
+
+--check (make stap-check) builds every script against the tree; --test
+(make stap-test) runs every NAME.stp that has a NAME.out in QEMU, all in
+one kbuild run and one boot, and compares: NAME.cmd (if present) is its
+workload, its output must equal NAME.out, and with NAME.err present the
+run must end with exit status 1 and its messages must contain that text.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import List, Sequence
+
+from .diag import Source, StapError, error
+from .pipeline import Generated, Pipeline
+
+
+class Report:
+    """One KTAP test plan, printed as it goes."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.failed = 0
+        self.n = 0
+        print('KTAP version 1')
+        print(f'1..{count}', flush=True)
+
+    def result(self, name: str, problems: Sequence[str], reason: str = '') -> None:
+        self.n += 1
+        if problems or reason:
+            self.failed += 1
+            print(f'not ok {self.n} {name}' + (f' # {reason}' if reason else ''))
+            for p in problems:
+                print(f'# {p}')
+        else:
+            print(f'ok {self.n} {name}')
+        sys.stdout.flush()
+
+    def summary(self, extra: str = '') -> int:
+        print(f'# {self.count - self.failed} passed, {self.failed} failed{extra}')
+        return 1 if self.failed else 0
+
+
+def _generate(pipe: Pipeline, script: Path, module: str) -> Generated:
+    try:
+        text = script.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f'cannot read {script}: {e}') from None
+    return pipe.generate(pipe.resolve(pipe.parse(Source(str(script), text))), module)
+
+
+def check(pipe: Pipeline, directory: Path) -> int:
+    """Build each script of a directory; KTAP says which built and why not."""
+    scripts = sorted(directory.resolve().glob('*.stp'))
+    if not scripts:
+        raise error(f'no .stp scripts in {directory}')
+    pipe.tree()                 # a clear error before N identical ones
+    report = Report(len(scripts))
+    for script in scripts:
+        module = 'stapcheck_' + re.sub(r'\W', '_', script.stem)
+        try:
+            with tempfile.TemporaryDirectory(prefix='stap-check-') as tmp:
+                pipe.build(_generate(pipe, script, module), Path(tmp))
+        except StapError as e:
+            lines = (e.prelude + str(e)).splitlines()
+            errors = [ln for ln in lines if 'error' in ln] or lines[-1:]
+            report.result(script.name, lines[:20], errors[0] if errors else 'failed')
+            continue
+        report.result(script.name, [])
+    return report.summary()
+
+
+def module_name(script: Path) -> str:
+    return 'selftest_' + re.sub(r'\W', '_', script.stem)
+
+
+def selftest(pipe: Pipeline, directory: Path, console: Path) -> int:
+    from .run import vm
+    scripts = sorted(p for p in directory.resolve().glob('*.stp')
+                     if p.with_suffix('.out').exists())
+    if not scripts:
+        raise error(f'no NAME.stp with a NAME.out in {directory}')
+    tree = pipe.tree()
+    report = Report(len(scripts))
+    gens = [_generate(pipe, s, module_name(s)) for s in scripts]
+    with tempfile.TemporaryDirectory(prefix='stap-test-') as tmp:
+        kos = pipe.build_many(gens, Path(tmp))
+        jobs = []
+        for s in scripts:
+            cmd = s.with_suffix('.cmd')
+            jobs.append(vm.BatchJob(kos[module_name(s)],
+                                    cmd.read_text().strip() if cmd.exists() else None,
+                                    timeout=20))
+        try:
+            results = vm.run_batch(tree.bzimage, jobs, console)
+        except vm.VMError as e:
+            raise error(str(e)) from None
+    for s, res in zip(scripts, results):
+        problems: List[str] = []
+        want = s.with_suffix('.out').read_text()
+        err = s.with_suffix('.err')
+        if res.output != want:
+            problems.append(f'output {res.output!r}, expected {want!r}')
+        if res.exit_code != (1 if err.exists() else 0):
+            problems.append(f'exit status {res.exit_code}')
+        if err.exists() and err.read_text().strip() not in res.messages:
+            problems.append(f'messages {res.messages!r} lack {err.read_text().strip()!r}')
+        report.result(s.name, problems)
+    return report.summary(f'; console log: {console}')
