@@ -17,7 +17,8 @@ SELFTESTS = TOP / 'tools' / 'stap-gen' / 'selftests'
 
 def test_corpus(kdir: Path, tmp_path: Path) -> None:
     console = tmp_path / 'console.log'
-    r = stapgen('-r', str(kdir), '--test', str(SELFTESTS), '--vm-console', str(console))
+    r = stapgen('-r', str(kdir), '--test', str(SELFTESTS), '--vm-console', str(console),
+                timeout=1800)
     scripts = sorted(p.name for p in SELFTESTS.glob('*.stp'))
     assert r.stdout.startswith(f'KTAP version 1\n1..{len(scripts)}\n'), r.stdout + r.stderr
     results = re.findall(r'^(ok|not ok) \d+ (\S+)$', r.stdout, re.M)

@@ -122,7 +122,7 @@ def _kernel_messages() -> List[Tuple[str, str]]:
     call = re.compile(r'\b(stp_error\(c,|pr_err\(|pr_warn\(|snprintf\(c->error_buf, '
                       r'sizeof\(c->error_buf\),)\s*((?:"(?:[^"\\]|\\.)*"\s*)+)')
     stream = re.compile(r'"((?:ERROR|WARNING): (?:[^"\\]|\\.)*)"')
-    for path in sorted((TOP / 'kernel-templates').rglob('*.j2')):
+    for path in sorted(p for p in (TOP / 'kernel-templates').rglob('*') if p.is_file()):
         text = path.read_text()
         for m in stream.finditer(text):
             parts = re.split(r'%[-#0-9.]*l*[a-z]|\\n', m.group(1))

@@ -68,7 +68,7 @@ def test_install_use_uninstall(kdir: Path, tmp_path: Path) -> None:
         assert r.returncode == 0, r.stderr
         assert r.stdout == 'in tree\n'
         # the tree's own templates are used: an error in one points at it
-        victim = next((kdir / 'kernel-templates' / 'common').rglob('builtins.h.j2'))
+        victim = next((kdir / 'kernel-templates' / 'common').rglob('builtins.h'))
         original = victim.read_text()
         try:
             victim.write_text('#error "tree template"\n' + original)

@@ -171,7 +171,7 @@ def test_compile_error_points_at_template_line(kdir: Path, tmp_path: Path) -> No
     """An error in a template is reported at that template's file and line."""
     templates = tmp_path / 'kernel-templates'
     shutil.copytree(Path(__file__).parent.parent / 'kernel-templates', templates)
-    victim = templates / 'common' / 'runtime' / 'map.h.j2'
+    victim = templates / 'common' / 'runtime' / 'map.h'
     lines = victim.read_text().splitlines()
     where = next(i for i, ln in enumerate(lines) if ln.startswith('static __maybe_unused void stp_map_clear'))
     lines.insert(where, '#error "injected template error"')

@@ -213,10 +213,13 @@ def test_var_reads_an_exported_global(kdir: Path, tmp_path: Path) -> None:
     refused, never reached by address."""
     script = write(tmp_path, 'var.stp', '''
 probe begin {
-	printf("begin %d %d\\n", @var("jiffies@kernel/time/timer.c"), jiffies())
+	# read in this order (C leaves the order of printf's arguments open)
+	v = @var("jiffies@kernel/time/timer.c"); j = jiffies()
+	printf("begin %d %d\\n", v, j)
 }
 probe kernel.function("schedule_timeout") {
-	printf("jiffies %d %d\\n", @var("jiffies"), jiffies())
+	v = @var("jiffies"); j = jiffies()
+	printf("jiffies %d %d\\n", v, j)
 	exit()
 }
 ''')

@@ -13,12 +13,14 @@ static __printf(2, 3) __maybe_unused void stp_printf(struct stp_context *c, cons
 
 	if (unlikely(c->last_error))	/* an argument failed: print nothing */
 		return;
+	stp_out_start(c);
 	va_start(args, fmt);
 	n = vsnprintf(c->out + c->out_len, room, fmt, args);
 	va_end(args);
 	if (n >= room && c->out_len) {
-		stp_chan_write(STP_REC_STDOUT, c->out, c->out_len);
+		stp_chan_write_at(STP_REC_STDOUT, c->out, c->out_len, c->out_seq);
 		c->out_len = 0;
+		c->out_seq = stp_next_seq();
 		room = sizeof(c->out);
 		va_start(args, fmt);
 		n = vsnprintf(c->out, room, fmt, args);
@@ -39,9 +41,11 @@ static __maybe_unused void stp_printb(struct stp_context *c, u64 value, size_t n
 {
 	if (unlikely(c->last_error))
 		return;
+	stp_out_start(c);
 	if (c->out_len + n > sizeof(c->out) - 1) {
-		stp_chan_write(STP_REC_STDOUT, c->out, c->out_len);
+		stp_chan_write_at(STP_REC_STDOUT, c->out, c->out_len, c->out_seq);
 		c->out_len = 0;
+		c->out_seq = stp_next_seq();
 	}
 	while (n--) {
 		c->out[c->out_len++] = value & 0xff;

@@ -2,11 +2,12 @@
 /*
  * The output channel: one ring of records per CPU, read by the runner
  * through /proc/stapgen_MODULE/output, which hands the records out
- * merged by time.
+ * merged in the run's order (stp_next_seq(): a hit's output is ordered by
+ * when it started printing, messages by when they were written).
  *
  * Each record is one probe hit's output (or one message) and is stored
  * contiguously: a 16-byte little-endian header { u32 len; u8 type; u8 flags;
- * u16 cpu; u64 timestamp_ns } followed by len bytes, padded to 16 bytes.  A
+ * u16 cpu; u64 seq } followed by len bytes, padded to 16 bytes.  A
  * record that does not fit at the end of the ring goes to its start, after
  * a padding record.  A ring has one writer, its CPU (interrupts off, and a
  * flag against an NMI), and one reader, so neither ever waits for the
@@ -25,6 +26,7 @@ struct stp_ring {
 	size_t size;			/* a power of two */
 	u64 head;			/* bytes ever written (the CPU's writer) */
 	u64 tail;			/* bytes ever consumed (the reader) */
+	u64 last_seq;			/* of the ring's newest record */
 	int writing;
 };
 
@@ -46,7 +48,7 @@ static void stp_rec_header(char *rec, u32 len, u8 type, u16 cpu, u64 ts)
 	put_unaligned_le64(ts, rec + 8);
 }
 
-static void stp_chan_write(int type, const char *data, size_t len)
+static void stp_chan_write_at(int type, const char *data, size_t len, u64 seq)
 {
 	size_t total = ALIGN(STP_REC_HDR + len, STP_REC_HDR), pos, to_end, need;
 	struct stp_ring *r;
@@ -72,7 +74,10 @@ static void stp_chan_write(int type, const char *data, size_t len)
 		head += to_end;
 		pos = 0;
 	}
-	stp_rec_header(r->buf + pos, len, type, smp_processor_id(), local_clock());
+	/* a ring stays in order even when a message overtook a hit's output */
+	seq = max(seq, r->last_seq);
+	r->last_seq = seq;
+	stp_rec_header(r->buf + pos, len, type, smp_processor_id(), seq);
 	memcpy(r->buf + pos + STP_REC_HDR, data, len);
 	/* publish the record: the reader reads it after acquiring head */
 	smp_store_release(&r->head, head + total);
@@ -83,6 +88,11 @@ drop:
 	local_irq_restore(flags);
 	atomic64_inc(&stp_chan.dropped_msgs);
 	atomic64_add(len, &stp_chan.dropped_bytes);
+}
+
+static void stp_chan_write(int type, const char *data, size_t len)
+{
+	stp_chan_write_at(type, data, len, stp_next_seq());
 }
 
 /* The next record of a ring (padding skipped), or NULL. */

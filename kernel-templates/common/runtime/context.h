@@ -44,6 +44,7 @@ struct stp_context {
 	const char *error_stmt;	/* where last_error happened */
 	unsigned long actions;
 	size_t out_len;
+	u64 out_seq;		/* the output's place in the run's order (stp_out_seq) */
 	char error_buf[128];
 	int nesting;		/* script function calls in progress */
 	s64 *entry;		/* .return: the values saved when the function was entered */
@@ -62,6 +63,27 @@ static atomic_t stp_skipped_locks = ATOMIC_INIT(0);	/* ... of them: a lock not h
 static struct stp_context **stp_contexts;
 
 static void stp_chan_write(int type, const char *data, size_t len);
+static void stp_chan_write_at(int type, const char *data, size_t len, u64 seq);
+
+/*
+ * The order of the run's output: a hit takes the next number when it
+ * starts to print (with the script's locks held, so hits that share a
+ * global print in the order they ran), and the reader merges the CPUs'
+ * records by it.
+ */
+static atomic64_t stp_seq = ATOMIC64_INIT(0);
+
+static u64 stp_next_seq(void)
+{
+	return atomic64_inc_return(&stp_seq);
+}
+
+/* Called before output is added to an empty c->out. */
+static inline void stp_out_start(struct stp_context *c)
+{
+	if (!c->out_len)
+		c->out_seq = stp_next_seq();
+}
 
 static void stp_request_exit(void)
 {
@@ -169,7 +191,7 @@ static struct stp_context *stp_enter(const struct stp_probe *p, int state)
 static void stp_leave(struct stp_context *c)
 {
 	if (c->out_len)
-		stp_chan_write(STP_REC_STDOUT, c->out, c->out_len);
+		stp_chan_write_at(STP_REC_STDOUT, c->out, c->out_len, c->out_seq);
 	c->out_len = 0;
 	if (unlikely(c->last_error))
 		stp_report_error(c);

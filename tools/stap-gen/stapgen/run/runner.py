@@ -137,7 +137,7 @@ class Session:
         buf = self.pending + data
         off = 0
         while len(buf) - off >= REC_HDR.size:
-            length, typ, _flags, _cpu, _ns = REC_HDR.unpack_from(buf, off)
+            length, typ, _flags, _cpu, _seq = REC_HDR.unpack_from(buf, off)
             if len(buf) - off < REC_HDR.size + length:
                 break
             payload = buf[off + REC_HDR.size: off + REC_HDR.size + length]
