@@ -11,6 +11,7 @@ renders it from.  Adding a family is one class here and one template.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Protocol, Tuple
 
@@ -73,13 +74,15 @@ class Probe:
         return {'index': self.index, 'pp': self.pp}
 
 
-class Family:
+class Family(ABC):
     """A kind of probe point."""
     name = ''               # for --dump-probe-types and messages
     points: Tuple[str, ...] = ()    # the probe points it takes, as help shows them
 
+    @abstractmethod
     def matches(self, names: List[str]) -> bool:
-        raise NotImplementedError
+        """Is a probe point with these component names this family's?"""
 
+    @abstractmethod
     def resolve(self, r: 'Resolver', handler: int, pp: 'n.ProbePoint') -> List[Probe]:
-        raise NotImplementedError
+        """Place the point: one Probe per place, or a StapError saying why not."""

@@ -5,7 +5,7 @@ the QEMU guest (stap-gen --vm boots the tree's kernel with the host's
 filesystem and runs this module there), so what the test suite exercises
 is what a user gets.  It needs nothing but the standard library and root.
 
-Protocol with the module (see kernel-templates/common/runtime/control.h.j2):
+Protocol with the module (see kernel-templates/common/runtime/control.h):
 /proc/stapgen_NAME/output yields records { u32 len; u8 type; u8 flags;
 u16 cpu; u64 ns } + payload; writing "stop" to /proc/stapgen_NAME/control
 stops the script (end probes run), after which output reaches EOF.

@@ -1,7 +1,7 @@
 """Backtraces, symbolized in user space from the tree's vmlinux.
 
 The module writes a backtrace as raw return addresses between two \\x1f
-bytes (see kernel-templates/common/runtime/backtrace.h.j2):
+bytes (see kernel-templates/common/runtime/backtrace.h):
 
     \\x1f B <ref> : <pc>,<pc>,... \\x1f     (P: the first pc is the probe's)
 
