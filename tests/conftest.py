@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Fixtures for stap-gen's tests.
 
 Kernel tests run against the kit's real test trees (Debian's 6.1 and 6.12

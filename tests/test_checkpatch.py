@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Generated C reads like kernel code: the tree's own checkpatch.pl has
 nothing to say about the module C of the examples and the corpus."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The language corpus, tools/stap-gen/selftests: each NAME.stp runs for real
 in QEMU and its output must equal NAME.out, written by hand from
 SystemTap's documented semantics (NAME.cmd: the workload; NAME.err: a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Documentation/trace/stap-gen builds without a warning, its cross
 references and toctree point at pages that exist, and the example scripts
 it includes are corpus scripts (which test_corpus runs in QEMU on both

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The scan that answers one name without the whole DWARF index must give
 the index's answer: every out-of-line copy and every inlined instance, for
 unique names, duplicated static names, clones and inline-only functions of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Fuzzing the front end: whatever the input, the lexer, preprocessor,
 parser and type checker end in a diagnostic (StapError) or a program,
 never in another exception."""

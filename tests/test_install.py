@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """stap-gen installed into a kernel tree: make stap, make stap-check, RUN=vm,
 a template error reported at the tree's template line, and an uninstall
 that leaves the tree as it was.  Runs on the cached test trees themselves

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Front-end diagnostics: line, column and message for each error class."""
 
 from __future__ import annotations

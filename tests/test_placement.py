@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Probe placement against the real trees: duplicated static names,
 compiler clones, symbol-table probes, wildcards and refusals; each hit
 checked in QEMU where a workload can reach it, each placement checked

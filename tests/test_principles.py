@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The kit keeps no knowledge of kernel versions outside kernel-templates/:
 no LINUX_VERSION_CODE or feature-probe macros in the templates, no kernel
 version tables in the Python, no compile probes.  A tree's facts come from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The runtime under QEMU: tracepoints, target(), and the kernel surviving
 what a script does.  Expected values come from the workload's own account
 or from the tree (its headers and syscall table), never from the kit."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The walking skeleton's acceptance, on the 6.1 and the 6.12 tree.
 
 Each script is turned into a module by kbuild, booted with the tree's own

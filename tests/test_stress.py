@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The runtime under load, in QEMU with two CPUs: probes on hot paths with
 work on both CPUs, output at rate, and stopping a script while its probes
 fire, twenty times over.  The console must stay clean (no oops, warning,

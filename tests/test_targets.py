@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Target variables read from the tree's DWARF, run for real in QEMU.
 
 A static workload (tests/data/stapgen_work.c) opens and reads files with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """python -m stapgen: the stap-gen command."""
 
 import sys

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """stap-gen's command line, following stap's where the two overlap.
 
 Passes: 1 parse, 2 resolve probes, 3 generate C, 4 build the .ko, 5 run.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Diagnostics in the style of a compiler.
 
 Every error the tool reports about its input goes through here, so they

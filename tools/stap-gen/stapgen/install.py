@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Install stap-gen into a kernel source tree, and take it out again.
 
 The tree gets scripts/stap/, tools/stap-gen/, Documentation/trace/stap-gen/,

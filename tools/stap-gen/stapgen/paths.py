@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Where the kit lives and where it keeps what it caches.
 
 The kit runs from a checkout or from a kernel tree it was installed into;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Assemble the module's C: translated handlers + resolved probes + templates."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Target expressions of a script ($var, $p->field, @cast, @var, $$parms)
 bound to a probe point's DWARF scope (elf.scopes) and turned into C over
 the runtime's fault-safe helpers."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Translate checked script statements into C for the runtime templates.
 
 Only the script-derived code is produced here: each probe's handler body

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Benchmark: resolve probe points on Debian's 6.12 cloud-amd64 debug vmlinux.
 
 Prints, for one named function and for every probeable function, the wall

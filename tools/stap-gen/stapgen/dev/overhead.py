@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Benchmark: what a probe costs, in QEMU on a test tree.
 
 One guest boot runs, ROUNDS times each and interleaved, a loop of N

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Build and cache the kit's test kernels.
 
 The test trees are Debian's linux-source-6.1 and linux-source-6.12, built

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """A whole-vmlinux index of functions and their inlined instances.
 
 Answering "where is every copy of foo's code" needs every compilation unit:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """One function's DWARF without indexing the whole vmlinux.
 
 A probe on one named function needs every DIE that describes it: its

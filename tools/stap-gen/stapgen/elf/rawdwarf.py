@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """DWARF debugging entries read straight from a mapped ELF file.
 
 Indexing a kernel means reading millions of DIEs for a handful of

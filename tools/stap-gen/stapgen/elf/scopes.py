@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Scopes, variables and types at a probe address, from the tree's DWARF.
 
 A probe point's address (its link-time pc, known from the resolver) picks a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """vmlinux symbols and the DWARF facts a probe point needs.
 
 The symbol table says which names exist, how often, and where each

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Tokens of the script language (ply.lex)."""
 
 from __future__ import annotations

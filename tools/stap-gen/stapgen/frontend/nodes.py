@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The script's abstract syntax tree.
 
 Plain dataclasses; every node knows where it came from so later passes can

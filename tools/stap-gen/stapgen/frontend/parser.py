@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The script grammar (ply.yacc) producing stapgen.nodes.
 
 The grammar follows SystemTap's: probes, globals and functions at the top

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """The script preprocessor: conditionals on the target tree, and macros.
 
     %( kernel_v >= "6.5" && CONFIG_DEBUG_FS == "y" %? ... %: ... %)

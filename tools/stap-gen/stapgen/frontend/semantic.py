@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Semantic checks and whole-script type inference.
 
 Types are inferred the way SystemTap does: every variable, array key and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Print a parsed script back as script text (-p1).
 
 The output is canonical rather than a copy of the input: one statement a

@@ -204,11 +204,11 @@ def _function(r: 'Resolver', handler: int, comp: n.Component, sx: 'Suffixes') ->
             loc = SourceLoc(inl.file, inl.line)
             if not want_file(loc):
                 continue
-            r = r.place_inline(handler, inl, sx)
-            if isinstance(r, str):
-                skipped.append(r)
+            placed = r.place_inline(handler, inl, sx)
+            if isinstance(placed, str):
+                skipped.append(placed)
             else:
-                out.append(r)
+                out.append(placed)
     if skipped and r.verbose:
         print(f'stap-gen: kernel.function("{pattern}"): skipped {len(skipped)} '
               'match(es):\n  ' + '\n  '.join(skipped), file=sys.stderr)
@@ -265,8 +265,8 @@ def _statement(r: 'Resolver', handler: int, comp: n.Component, family: str) -> L
                 if decl is None:
                     continue
                 first = last = decl.line + int(rel)
-            rows = sorted({r for lo, hi in spans for r in r.dwarf.line_rows(lo, hi)
-                           if any(fnmatch.fnmatchcase(r[1], f)
+            rows = sorted({row for lo, hi in spans for row in r.dwarf.line_rows(lo, hi)
+                           if any(fnmatch.fnmatchcase(row[1], f)
                                   for f in expand_braces(file_pat))})
             with_code += [r[2] for r in rows]
             seen = set()
@@ -340,7 +340,7 @@ def _kprobe_function(r: 'Resolver', handler: int, comp: n.Component, ret: bool) 
     why = r.refused(funcs[0])
     if why:
         raise error(f"'{name}' {why}", comp.pos)
-    r = r.place(handler, 'kprobe.function', name, funcs[0], None, Suffixes(ret=ret))
-    r.pp = f'kprobe.function("{name}")' + ('.return' if ret else '')
-    r.pc = r.func_entry = 0         # symbol-table probes have no target variables
-    return [r]
+    probe = r.place(handler, 'kprobe.function', name, funcs[0], None, Suffixes(ret=ret))
+    probe.pp = f'kprobe.function("{name}")' + ('.return' if ret else '')
+    probe.pc = probe.func_entry = 0     # symbol-table probes have no target variables
+    return [probe]

@@ -246,7 +246,7 @@ class Resolver:
         return None
 
     def place(self, handler: int, family: str, name: str, sym: Symbol,
-               loc: Optional[SourceLoc], sx: 'Suffixes') -> Probe:
+               loc: Optional[SourceLoc], sx: 'Suffixes') -> KprobeProbe:
         assert self.symbols is not None
         where = f'@{loc.file}:{loc.line}' if loc else ''
         shown = f'{family}("{name}{where}")' + ('.return' if sx.ret else '')

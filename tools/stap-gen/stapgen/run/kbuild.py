@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Build a generated module with the tree's own kbuild.
 
 The C and a one-line Kbuild go into a scratch directory; `make -C KDIR

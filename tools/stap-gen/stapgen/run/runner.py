@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Load a stap-gen module, stream its output, stop it and unload it.
 
 The same code runs on a developer's live kernel (stap-gen -p5) and inside

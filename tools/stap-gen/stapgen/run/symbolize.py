@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Backtraces, symbolized in user space from the tree's vmlinux.
 
 The module writes a backtrace as raw return addresses between two \\x1f

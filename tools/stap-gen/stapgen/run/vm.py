@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Run a module in QEMU, booting the tree's own bzImage.
 
 The guest is the tree's kernel with a tiny busybox initramfs that mounts

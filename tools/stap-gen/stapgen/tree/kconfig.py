@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """A kernel tree's configuration, read with kconfiglib.
 
 The .config is the output of the tree's own Kconfig, so reading it means

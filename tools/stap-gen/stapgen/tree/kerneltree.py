@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """A kernel build tree, as the kit sees it.
 
 Everything here is read from the tree itself: its release string, its

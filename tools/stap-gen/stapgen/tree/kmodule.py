@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Kernel modules (.ko) as probe targets.
 
 A module's functions are probed with kprobes' "module:symbol" syntax, so a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """QEMU settings for booting an x86_64 tree (software emulation, no KVM)."""
 
 from __future__ import annotations
