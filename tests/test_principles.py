@@ -150,3 +150,16 @@ def test_python_emits_no_kernel_identifier() -> None:
                     continue
                 bad.append(f'{path.relative_to(KIT)}:{line}: {word} in {text[:60]!r}')
     assert not bad, '\n'.join(bad)
+
+
+def test_mypy() -> None:
+    """The package type-checks (tools/stap-gen/mypy.ini: the pipeline, the
+    KTAP reports and the probe families strictly)."""
+    import subprocess
+    import sys
+    from stapgen import paths
+    tool = TOP / 'tools' / 'stap-gen'
+    r = subprocess.run([sys.executable, '-m', 'mypy', '--config-file', str(tool / 'mypy.ini'),
+                        '--cache-dir', str(paths.cache_dir() / 'mypy'), '-p', 'stapgen'],
+                       cwd=tool, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -40,7 +40,7 @@ class MarkingLoader(jinja2.FileSystemLoader):
             return str(path.relative_to(self.base))
         return filename
 
-    def get_source(self, environment: jinja2.Environment,
+    def get_source(self, environment: jinja2.Environment,  # type: ignore[override]
                    template: str) -> Tuple[str, Optional[str], Optional[Callable[[], bool]]]:
         source, filename, uptodate = super().get_source(environment, template)
         assert filename is not None

@@ -141,7 +141,7 @@ class Binder:
             if d.tag == 'DW_TAG_variable' and _name(d) == name and 'DW_AT_type' in d.attributes:
                 self.var_refs.add(name)
                 return Loc('mem', f'(u64)(unsigned long)stp_var_{name}'), \
-                    self.file.types.of(_type_die(d))
+                    self.types.of(_type_die(d))
         raise self.fail(f'@var("{e.type_name}"): {cu_name} does not declare {name}', e.pos,
                         hint='the type comes from the DWARF of the probed file; probe a '
                              'function in a file that uses it')
@@ -161,8 +161,9 @@ class Binder:
         """The type, from the probed function's unit first, then from any unit."""
         name = ' '.join(name.split())
         kind, _, tag_name = name.partition(' ')
-        tags = {'struct': ('DW_TAG_structure_type',), 'union': ('DW_TAG_union_type',),
-                'enum': ('DW_TAG_enumeration_type',)}.get(kind)
+        tags: Optional[Tuple[str, ...]] = {
+            'struct': ('DW_TAG_structure_type',), 'union': ('DW_TAG_union_type',),
+            'enum': ('DW_TAG_enumeration_type',)}.get(kind)
         if tags is None:
             tags, tag_name = ('DW_TAG_typedef', 'DW_TAG_base_type'), name
         if self.site is not None:
@@ -268,7 +269,7 @@ class Binder:
         # (in a .return probe the translator evaluates this when the function
         # is entered, where the site's locations are valid, and saves the text)
         want = {'$$parms': (True,), '$$locals': (False,), '$$vars': (True, False)}[e.base]
-        items = []
+        items: List[Tuple[Optional[str], Tuple[str, List[str]]]] = []
         for v in site.variables():
             if v.is_param not in want:
                 continue

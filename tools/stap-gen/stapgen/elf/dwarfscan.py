@@ -106,7 +106,8 @@ class NameScan:
         longer strings the linker merged it into."""
         strings = self.raw.strings
         needle = name + b'\0'
-        whole, tails = [], []
+        whole: List[int] = []
+        tails: List[int] = []
         i = strings.find(needle)
         while i >= 0:
             (whole if i == 0 or strings[i - 1] == 0 else tails).append(i)
@@ -174,7 +175,7 @@ class NameScan:
             prefix: Optional[int] = 0
             for attr, form, size, _ in ab.attrs:
                 if attr in _WATCHED:
-                    if prefix is None or form not in _WATCHED[attr]:
+                    if out is None or prefix is None or form not in _WATCHED[attr]:
                         out = None          # this unit needs a walk
                         break
                     out.setdefault((attr, form), []).append(

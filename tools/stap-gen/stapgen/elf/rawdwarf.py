@@ -276,12 +276,13 @@ class Unit:
                     pos = self._skip(buf, pos, form)
                 continue
             forms[attr] = form
+            # (reference and unsigned forms have a fixed size: size is set)
             if form in _REFS:
-                attrs[attr] = self.offset + _U[size].unpack_from(buf, pos)[0]
-                pos += size
+                attrs[attr] = self.offset + _U[size].unpack_from(buf, pos)[0]  # type: ignore
+                pos += size  # type: ignore[operator]
             elif form in _UNSIGNED:
-                attrs[attr] = _U[size].unpack_from(buf, pos)[0]
-                pos += size
+                attrs[attr] = _U[size].unpack_from(buf, pos)[0]  # type: ignore[index]
+                pos += size  # type: ignore[operator]
             elif form == FORM_strp:
                 off = _U[4].unpack_from(buf, pos)[0]
                 pos += 4

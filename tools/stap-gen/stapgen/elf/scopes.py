@@ -406,6 +406,7 @@ class DwarfFile:
         raise Unavailable('no call-frame information for this address')
 
     def expr(self, raw: Any) -> List[Any]:
+        assert self._expr_parser is not None
         return self._expr_parser.parse_expr(raw)
 
 
@@ -426,8 +427,8 @@ class Site:
 
     def variables(self) -> List[Variable]:
         if self._vars is None:
-            params: List[Variable] = []
-            local: List[Variable] = []
+            params: List[Tuple[int, Variable]] = []
+            local: List[Tuple[int, Variable]] = []
             seen = set()
             for scope in self.scopes:
                 for d in scope.iter_children():
@@ -470,12 +471,14 @@ class Site:
         attr = d.attributes.get('DW_AT_location')
         if attr is None:
             raise Unavailable(f'${v.name} is optimized out ({self.where()})')
+        assert self.file._loc_parser is not None
         parsed = self.file._loc_parser.parse_from_attribute(attr, self.cu['version'], d)
         if isinstance(parsed, LocationExpr):
             raw = parsed.loc_expr
         else:
             raw = None
             base = _attr(self.cu.get_top_DIE(), 'DW_AT_low_pc') or 0
+            e: Any
             for e in parsed:
                 if hasattr(e, 'base_address'):
                     base = e.base_address

@@ -217,7 +217,7 @@ class SymbolTable:
 def _build_id(elf: ELFFile) -> str:
     for sec in elf.iter_sections():
         if sec['sh_type'] == 'SHT_NOTE':
-            for note in sec.iter_notes():
+            for note in sec.iter_notes():  # type: ignore[attr-defined]
                 # other owners (Xen, Linux) reuse the number of NT_GNU_BUILD_ID
                 if note['n_name'] == 'GNU' and note['n_type'] == 'NT_GNU_BUILD_ID' \
                         and isinstance(note['n_desc'], str):
@@ -353,7 +353,8 @@ class MappedELF(ELFFile):
             return super()._read_dwarf_section(section, relocate_dwarf_sections)
         from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
         return DebugSectionDescriptor(
-            stream=_Window(self.map, section['sh_offset'], section['sh_size']),
+            stream=_Window(self.map, section['sh_offset'],  # type: ignore[arg-type]
+                           section['sh_size']),
             name=section.name, global_offset=section['sh_offset'],
             size=section['sh_size'], address=section['sh_addr'])
 

@@ -9,7 +9,7 @@ string concatenation operator `.` and the `in` membership test.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import ply.yacc as yacc
 
@@ -623,7 +623,7 @@ def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
 
 def expand_aliases(script: n.Script) -> n.Script:
     """Replace uses of probe aliases by their probe points and bodies."""
-    aliases = {}
+    aliases: Dict[str, n.Alias] = {}
     for a in script.aliases:
         if a.name in aliases:
             raise error(f"probe alias '{a.name}' is defined twice", a.pos,
@@ -634,17 +634,17 @@ def expand_aliases(script: n.Script) -> n.Script:
         prologue: List[n.Stmt] = []
         epilogue: List[n.Stmt] = []
         for pt in probe.points:
-            a = aliases.get('.'.join(c.name for c in pt.components))
-            if a is None or any(c.arg is not None for c in pt.components):
+            found = aliases.get('.'.join(c.name for c in pt.components))
+            if found is None or any(c.arg is not None for c in pt.components):
                 points.append(pt)
                 continue
             if len(probe.points) > 1:
-                raise error(f"alias '{a.name}' must be the only probe point of its probe",
+                raise error(f"alias '{found.name}' must be the only probe point of its probe",
                             pt.pos)
-            for ap in a.points:
+            for ap in found.points:
                 points.append(n.ProbePoint(ap.pos, ap.components,
                                            ap.optional or pt.optional, ap.sufficient))
-            (epilogue if a.epilogue else prologue).extend(a.body.body)
+            (epilogue if found.epilogue else prologue).extend(found.body.body)
         probe.points = points
         probe.body = n.Block(probe.body.pos, prologue + probe.body.body + epilogue)
     return script

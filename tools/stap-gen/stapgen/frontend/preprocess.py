@@ -77,7 +77,7 @@ class Preprocessor:
 
     def _until_end(self, start: Any, stops: tuple) -> tuple:
         """Tokens up to the first of stops at nesting 0, and that stop token."""
-        out = []
+        out: List[Any] = []
         depth = 0
         while True:
             tok = self._raw()
@@ -125,6 +125,10 @@ class Preprocessor:
     def _peek(self) -> Optional[Any]:
         return self._toks[self._i] if self._i < len(self._toks) else None
 
+    def _peek_type(self) -> Optional[str]:
+        tok = self._peek()
+        return tok.type if tok is not None else None
+
     def _next(self, what: str) -> Any:
         tok = self._peek()
         if tok is None:
@@ -135,14 +139,14 @@ class Preprocessor:
 
     def _or(self) -> bool:
         v = self._and()
-        while self._peek() is not None and self._peek().type == 'OROR':
+        while self._peek_type() == 'OROR':
             self._i += 1
             v = self._and() or v
         return v
 
     def _and(self) -> bool:
         v = self._term()
-        while self._peek() is not None and self._peek().type == 'ANDAND':
+        while self._peek_type() == 'ANDAND':
             self._i += 1
             v = self._term() and v
         return v

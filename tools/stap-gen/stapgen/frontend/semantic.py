@@ -197,13 +197,17 @@ class Checker:
         self.foreach_arrays: List[str] = []
 
     # -- entry --------------------------------------------------------------
+    def _defined_at(self, name: str) -> str:
+        first = self.functions[name].function
+        return str(first.pos) if first is not None else '?'
+
     def check(self) -> Program:
         self.functions: Dict[str, ProbeSym] = {}
         for f in self.script.functions:
             if f.name in self.functions:
                 self.errors.append(Diagnostic(
                     f"function '{f.name}' is defined twice", f.pos,
-                    hint=f'first defined at {self.functions[f.name].function.pos}'))
+                    hint=f'first defined at {self._defined_at(f.name)}'))
                 continue
             fs = ProbeSym(len(self.script.probes) + len(self.functions),
                           n.Probe(f.pos, [], f.body), function=f,

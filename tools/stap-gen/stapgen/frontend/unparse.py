@@ -72,7 +72,10 @@ def _target(e: n.Target) -> str:
     else:
         text = e.base
     for st in e.steps:
-        text += f'->{st.member}' if st.member is not None else f'[{expr(st.index)}]'
+        if st.member is not None:
+            text += f'->{st.member}'
+        elif st.index is not None:
+            text += f'[{expr(st.index)}]'
     text += e.pretty
     return f'(&{text})' if e.address_of else text
 

@@ -255,8 +255,8 @@ def _statement(r: 'Resolver', handler: int, comp: n.Component, family: str) -> L
     elif lines == '*':
         first, last = 0, 1 << 30
     else:
-        first, _, end = lines.partition('-')
-        first, last = int(first), int(end or first)
+        low, _, high = lines.partition('-')
+        first, last = int(low), int(high or low)
     out: List[Probe] = []
     with_code: List[int] = []
     for name in sorted(names):

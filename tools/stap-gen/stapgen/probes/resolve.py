@@ -63,7 +63,7 @@ class Resolver:
         self._dwarf: Optional[Dwarf] = None
         self._open_index = index
         self._index: Optional[Index] = None
-        self._host_anchors: Dict[int, tuple] = {}
+        self._host_anchors: Dict[int, Tuple[str, int]] = {}
         self._bulk_tables: Optional[_Bulk] = None
         self._scopes: Any = None                # scopes.DwarfFile, for inline ranges
 
@@ -154,7 +154,7 @@ class Resolver:
                         spans + [(inl.entry, inl.entry + 1)]))
         return out
 
-    def anchor_in(self, host: Symbol, addr: int) -> tuple:
+    def anchor_in(self, host: Symbol, addr: int) -> Tuple[str, int]:
         """anchor(addr) for an address inside host, computed once per host."""
         assert self.symbols is not None
         base = self._host_anchors.get(host.addr)

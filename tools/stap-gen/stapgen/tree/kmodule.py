@@ -45,7 +45,7 @@ class ModuleFile:
             symtab = elf.get_section_by_name('.symtab')
             if symtab is None:
                 raise OSError(f'{path} has no symbol table')
-            for sym in symtab.iter_symbols():
+            for sym in symtab.iter_symbols():  # type: ignore[attr-defined]
                 if not sym.name or sym['st_info']['type'] in ('STT_SECTION', 'STT_FILE'):
                     continue
                 self.counts[sym.name] = self.counts.get(sym.name, 0) + 1
@@ -100,7 +100,8 @@ class ModuleFile:
                     line = die.attributes.get('DW_AT_decl_line')
                     fidx = die.attributes.get('DW_AT_decl_file')
                     name = _attr_str(die, 'DW_AT_name')
-                    if die.tag != 'DW_TAG_subprogram' or None in (low, line, fidx, name):
+                    if die.tag != 'DW_TAG_subprogram' or low is None or line is None or \
+                            fidx is None or name is None:
                         continue
                     out[(str(name), low.value)] = SourceLoc(
                         _file_name(info, cu, fidx.value, comp_dir), line.value)
