@@ -29,6 +29,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.dwarf.locationlists import LocationExpr, LocationParser
 
+from .symbols import Dwarf, follow_origin
+
 SCOPE_TAGS = ('DW_TAG_lexical_block', 'DW_TAG_inlined_subroutine')
 VAR_TAGS = ('DW_TAG_formal_parameter', 'DW_TAG_variable')
 
@@ -76,15 +78,7 @@ def _name(die: Any) -> str:
 
 def _origin(die: Any) -> Any:
     """The DIE that carries a concrete DIE's name and type."""
-    for _ in range(4):
-        if 'DW_AT_name' in die.attributes or not (
-                'DW_AT_abstract_origin' in die.attributes or
-                'DW_AT_specification' in die.attributes):
-            return die
-        key = 'DW_AT_abstract_origin' if 'DW_AT_abstract_origin' in die.attributes \
-            else 'DW_AT_specification'
-        die = die.get_DIE_from_attribute(key)
-    return die
+    return follow_origin(die)
 
 
 def _is_below(d: Any, ancestor: Any) -> bool:
@@ -250,39 +244,20 @@ class DwarfFile:
 
     def __init__(self, dwarf: Any, index: Optional[Callable[[], Any]] = None,
                  relocatable: bool = False) -> None:
-        self.dwarf = dwarf                  # symbols.Dwarf
+        self.dwarf: Dwarf = dwarf
         # A .ko: its addresses are offsets in their own sections (.text,
         # .init.text, .exit.text all start at 0), so a pc alone is ambiguous
         # and a scope must also carry the probed function's name.
         self.relocatable = relocatable
         self.index = index                  # opens the DwarfIndex, for types by name
-        self.info = dwarf._dwarf()
+        self.info = dwarf.info()
         self.types = Types()
         self._loc_parser = LocationParser(self.info.location_lists()) if self.info else None
         self._expr_parser = DWARFExprParser(self.info.structs) if self.info else None
         self._fdes: Optional[List[Tuple[int, int, Any]]] = None
 
     def ranges(self, cu: Any, die: Any) -> List[Tuple[int, int]]:
-        a = die.attributes
-        if 'DW_AT_low_pc' in a and 'DW_AT_high_pc' in a:
-            lo = a['DW_AT_low_pc'].value
-            hi = a['DW_AT_high_pc']
-            return [(lo, hi.value if hi.form == 'DW_FORM_addr' else lo + hi.value)]
-        if 'DW_AT_ranges' not in a:
-            return []
-        rl = self.info.range_lists()
-        entries = rl.get_range_list_at_offset(a['DW_AT_ranges'].value, cu=cu)
-        base = _attr(cu.get_top_DIE(), 'DW_AT_low_pc') or 0
-        out = []
-        for e in entries:
-            if hasattr(e, 'base_address'):
-                base = e.base_address
-            elif hasattr(e, 'begin_offset'):
-                absolute = getattr(e, 'is_absolute', False)
-                lo = e.begin_offset if absolute else base + e.begin_offset
-                hi = e.end_offset if absolute else base + e.end_offset
-                out.append((lo, hi))
-        return out
+        return self.dwarf.die_ranges(cu, die)
 
     def _contains(self, cu: Any, die: Any, pc: int) -> bool:
         return any(lo <= pc < hi for lo, hi in self.ranges(cu, die))
@@ -314,14 +289,13 @@ class DwarfFile:
 
     def _subprogram_at(self, pc: int, func: str) -> Tuple[Any, Any]:
         """The unit and the out-of-line subprogram whose code holds pc."""
-        if self.info is None or self.dwarf._aranges is None:
+        if self.info is None:
             raise Unavailable('the tree has no DWARF (CONFIG_DEBUG_INFO)')
         if self.relocatable:
             return self._named_subprogram(pc, func)
-        off = self.dwarf._aranges.cu_offset_at_addr(pc)
-        if off is None:
+        cu = self.dwarf.unit_at(pc)
+        if cu is None:
             raise Unavailable(f'no DWARF unit covers {func}')
-        cu = self.info.get_CU_at(off)
         for die in cu.get_top_DIE().iter_children():
             if die.tag == 'DW_TAG_subprogram' and self._contains(cu, die, pc):
                 return cu, die
@@ -366,11 +340,10 @@ class DwarfFile:
 
     def unit_of_file(self, file: str) -> Any:
         """The compilation unit of a source file (one of its functions'), or None."""
-        if self.index is None or self.info is None or self.dwarf._aranges is None:
+        if self.index is None or self.info is None:
             return None
         addr = self.index().function_in_file(file)
-        off = self.dwarf._aranges.cu_offset_at_addr(addr) if addr is not None else None
-        return self.info.get_CU_at(off) if off is not None else None
+        return self.dwarf.unit_at(addr) if addr is not None else None
 
     def named_type(self, name: str) -> Optional[CType]:
         """A complete type of that name anywhere in the file ('struct x', a typedef)."""

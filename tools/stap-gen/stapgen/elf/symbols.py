@@ -359,8 +359,27 @@ class MappedELF(ELFFile):
             size=section['sh_size'], address=section['sh_addr'])
 
 
+def follow_origin(die: Any, need: Tuple[str, ...] = ('DW_AT_name',)) -> Any:
+    """The DIE that describes a concrete one: through DW_AT_abstract_origin
+    (an inlined or out-of-line instance) and DW_AT_specification (a
+    definition of a declaration), until one carries every attribute of need."""
+    for _ in range(4):
+        a = die.attributes
+        if all(k in a for k in need):
+            return die
+        key = 'DW_AT_abstract_origin' if 'DW_AT_abstract_origin' in a else \
+            'DW_AT_specification' if 'DW_AT_specification' in a else None
+        if key is None:
+            return die
+        die = die.get_DIE_from_attribute(key)
+    return die
+
+
 class Dwarf:
-    """Lazy DWARF lookups in one ELF file."""
+    """The DWARF of one ELF file through pyelftools, read lazily: the units
+    by address (.debug_aranges), their functions, line rows and the address
+    ranges of a DIE.  The whole-file index (dwarfindex) and the one-name
+    scan (dwarfscan) answer name queries; this answers address queries."""
 
     def __init__(self, path: Path) -> None:
         self._file = path.open('rb')
@@ -380,6 +399,42 @@ class Dwarf:
             self._aranges = self._info.get_aranges()
         return self._info
 
+    def info(self) -> Any:
+        """pyelftools' DWARFInfo, or None for a file without DWARF."""
+        return self._dwarf()
+
+    def unit_at(self, addr: int) -> Any:
+        """The compilation unit whose code holds addr, or None."""
+        info = self._dwarf()
+        if info is None or self._aranges is None:
+            return None
+        off = self._aranges.cu_offset_at_addr(addr)
+        return info.get_CU_at(off) if off is not None else None
+
+    def die_ranges(self, cu: Any, die: Any) -> List[Tuple[int, int]]:
+        """The [lo, hi) address ranges of a DIE (low/high pc or DW_AT_ranges)."""
+        a = die.attributes
+        if 'DW_AT_low_pc' in a and 'DW_AT_high_pc' in a:
+            lo = a['DW_AT_low_pc'].value
+            hi = a['DW_AT_high_pc']
+            return [(lo, hi.value if hi.form == 'DW_FORM_addr' else lo + hi.value)]
+        if 'DW_AT_ranges' not in a:
+            return []
+        entries = self._dwarf().range_lists().get_range_list_at_offset(
+            a['DW_AT_ranges'].value, cu=cu)
+        low = cu.get_top_DIE().attributes.get('DW_AT_low_pc')
+        base = low.value if low is not None else 0
+        out = []
+        for e in entries:
+            if hasattr(e, 'base_address'):
+                base = e.base_address
+            elif hasattr(e, 'begin_offset'):
+                absolute = getattr(e, 'is_absolute', False)
+                lo = e.begin_offset if absolute else base + e.begin_offset
+                hi = e.end_offset if absolute else base + e.end_offset
+                out.append((lo, hi))
+        return out
+
     def function_decl(self, addr: int) -> Optional[SourceLoc]:
         """decl_file:decl_line of the subprogram whose code starts at addr."""
         f = self.function_at(addr)
@@ -387,19 +442,15 @@ class Dwarf:
 
     def function_at(self, addr: int) -> Optional['DwarfFunction']:
         """The out-of-line subprogram whose code starts at addr, from DWARF."""
-        info = self._dwarf()
-        if info is None or self._aranges is None:
+        cu = self.unit_at(addr)
+        if cu is None:
             return None
-        off = self._aranges.cu_offset_at_addr(addr)
-        if off is None:
-            return None
-        funcs = self._cu_cache.get(off)
+        funcs = self._cu_cache.get(cu.cu_offset)
         if funcs is None:
-            funcs = self._cu_cache[off] = self._cu_functions(info, off)
+            funcs = self._cu_cache[cu.cu_offset] = self._cu_functions(self._dwarf(), cu)
         return funcs.get(addr)
 
-    def _cu_functions(self, info, off: int) -> Dict[int, 'DwarfFunction']:  # type: ignore[no-untyped-def]
-        cu = info.get_CU_at(off)
+    def _cu_functions(self, info, cu) -> Dict[int, 'DwarfFunction']:  # type: ignore[no-untyped-def]
         top = cu.get_top_DIE()
         comp_dir = _attr_str(top, 'DW_AT_comp_dir') or ''
         out: Dict[int, DwarfFunction] = {}
@@ -409,14 +460,7 @@ class Dwarf:
             low = die.attributes.get('DW_AT_low_pc')
             if low is None:
                 continue
-            decl = die
-            for _ in range(3):      # concrete -> abstract -> declaration
-                origin = decl.attributes.get('DW_AT_abstract_origin') or \
-                    decl.attributes.get('DW_AT_specification')
-                if origin is None or ('DW_AT_decl_line' in decl.attributes and
-                                      'DW_AT_name' in decl.attributes):
-                    break
-                decl = decl.get_DIE_from_attribute(origin.name)
+            decl = follow_origin(die, ('DW_AT_decl_line', 'DW_AT_name'))
             name = _attr_str(decl, 'DW_AT_name') or ''
             line = decl.attributes.get('DW_AT_decl_line')
             fidx = decl.attributes.get('DW_AT_decl_file')
@@ -429,13 +473,10 @@ class Dwarf:
 
     def line_rows(self, lo: int, hi: int) -> List[Tuple[int, str, int]]:
         """(address, file, line) of the is_stmt rows in [lo, hi), by address."""
+        cu = self.unit_at(lo)
+        if cu is None:
+            return []
         info = self._dwarf()
-        if info is None or self._aranges is None:
-            return []
-        off = self._aranges.cu_offset_at_addr(lo)
-        if off is None:
-            return []
-        cu = info.get_CU_at(off)
         lp = info.line_program_for_CU(cu)
         if lp is None:
             return []
