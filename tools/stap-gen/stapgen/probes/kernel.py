@@ -24,7 +24,7 @@ from ..elf.symbols import SourceLoc
 from ..frontend import nodes as n
 from .base import Family, Probe
 from .kprobe import KprobeProbe
-from .names import WILD as _WILD, expand_braces
+from .names import WILD, expand_braces
 
 if TYPE_CHECKING:
     from .resolve import Resolver
@@ -56,7 +56,7 @@ class KernelFunction(Family):
             if len(comps) > 2:
                 raise error('a function probe at a line takes no suffix', comps[2].pos)
             return _statement(r, handler, comps[1], 'kernel.function')
-        return _function(r, handler, comps[1], _suffixes(r, comps[2:]))
+        return _function(r, handler, comps[1], parse_suffixes(comps[2:]))
 
 
 class KernelStatement(Family):
@@ -97,8 +97,8 @@ class KprobeFunction(Family):
         return _kprobe_function(r, handler, comps[1], ret)
 
 
-# -- kernel.function("NAME[@FILE]") ----------------------------------------
-def _suffixes(r: 'Resolver', comps: List[n.Component]) -> 'Suffixes':
+def parse_suffixes(comps: List[n.Component]) -> Suffixes:
+    """.call, .inline, .return, .exported, .maxactive(N) of a function probe."""
     sx = Suffixes()
     for c in comps:
         if c.name in ('call', 'inline', 'return', 'exported') and c.arg is None:
@@ -130,11 +130,11 @@ def _function(r: 'Resolver', handler: int, comp: n.Component, sx: 'Suffixes') ->
                     'supported yet; use FUNC@FILE:LINE', comp.pos)
     r.syms(comp.pos)
     index = r.index()
-    wild = bool(_WILD.search(func_pat)) or '{' in func_pat
+    wild = bool(WILD.search(func_pat)) or '{' in func_pat
     bulk = r.bulk() if r.listing and wild else None
     names: List[str] = []
     for alt in expand_braces(func_pat):
-        if not _WILD.search(alt):
+        if not WILD.search(alt):
             names.append(alt)
         elif bulk is not None:
             names += fnmatch.filter(bulk.entries, alt)
@@ -246,7 +246,7 @@ def _statement(r: 'Resolver', handler: int, comp: n.Component, family: str) -> L
     for f in expand_braces(func_pat):
         names.update(r.entry_names(f))
         if index is not None:
-            names.update(index.names(f) if _WILD.search(f) else
+            names.update(index.names(f) if WILD.search(f) else
                          [f] if index.inlines(f) else [])
     if not names:
         r.no_function(func_pat, comp.pos)

@@ -15,9 +15,9 @@ from ..frontend import nodes as n
 from ..elf.symbols import entry_name
 from ..tree import kmodule
 from .base import Family, Probe
-from .kernel import _suffixes
+from .kernel import parse_suffixes
 from .kprobe import KprobeProbe
-from .names import WILD as _WILD, expand_braces
+from .names import WILD, expand_braces
 
 if TYPE_CHECKING:
     from .resolve import Resolver
@@ -54,7 +54,7 @@ def _module_function(r: 'Resolver', handler: int, mod: n.Component, comps: List[
         raise error(f'{mod.name}(...) needs a module name or a .ko path in quotes',
                     mod.pos)
     fcomp = comps[1]
-    sx = _suffixes(r, comps[2:])
+    sx = parse_suffixes(comps[2:])
     if sx.call or sx.inline or sx.exported:
         raise error(f'{family} probes take only .return and .maxactive(N) for now',
                     comps[2].pos)
@@ -79,7 +79,7 @@ def _module_function(r: 'Resolver', handler: int, mod: n.Component, comps: List[
                                        for p in expand_braces(pattern)):
                 continue
             if sym.section in kmodule.REFUSED_SECTIONS:
-                if not _WILD.search(pattern):
+                if not WILD.search(pattern):
                     raise error(f"'{sym.name}' is in {sym.section} of {ko.name}: "
                                 'kprobes cannot probe it in a running module',
                                 fcomp.pos)
