@@ -45,7 +45,6 @@ SCRIPT = Path('tools/stap-gen/examples/opensnoop.stp')
 MODULE = 'bench_opensnoop'
 BASELINE = paths.TOOL_DIR / 'bench' / 'kprobe_count.c'
 # The make that kbuild is run with, as make itself names it.
-MAKE = os.environ.get('MAKE') or 'make'
 
 
 class BenchError(Exception):
@@ -144,7 +143,7 @@ class Bench:
         """make M= of kprobe_count.c in d (empty); only make is timed."""
         shutil.copyfile(BASELINE, d / BASELINE.name)
         (d / 'Kbuild').write_text(f'obj-m := {BASELINE.stem}.o\n')
-        cmd = [MAKE, '-C', str(objtree), f'M={d}', 'modules']
+        cmd = ['make', '-C', str(objtree), f'M={d}', 'modules']
         env = dict(kbuild._clean_env(), TMPDIR=str(self.tmp))
         return _run(cmd, d, env, f'kbuild of {BASELINE.name}')
 

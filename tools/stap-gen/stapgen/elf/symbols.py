@@ -27,6 +27,7 @@ from elftools.elf.elffile import ELFFile
 SHF_COMPRESSED = 0x800
 
 from .. import paths
+from ..diag import error
 
 CACHE_FORMAT = 3
 
@@ -207,7 +208,8 @@ class SymbolTable:
             rows = self.con.execute('SELECT name, addr FROM syms WHERE func AND addr <= ? '
                                     'ORDER BY addr DESC LIMIT 32', (at,)).fetchall()
             if not rows:
-                raise LookupError(f'no unique symbol at or before {addr:#x}')
+                raise error(f'no symbol unique in the kernel\'s namespace precedes {addr:#x}: '
+                            'a probe there cannot be placed by symbol+offset')
             for name, a in rows:
                 if not name.startswith(('__pfx_', '__cfi_')) and self.count(name) == 1:
                     return str(name), addr - _u64(a)

@@ -23,6 +23,7 @@ tokens = (
     'EQ', 'NE', 'LE', 'GE', 'ANDAND', 'OROR', 'SHL', 'SHR',
     'ASSIGNOP',
 ) + tuple(sorted(set(KEYWORDS.values())))
+KEYWORD_TYPES = frozenset(KEYWORDS.values())
 
 literals = '{}()[],;:?.+-*/%<>=!~&|^'
 
@@ -39,6 +40,7 @@ class Lexer:
         self.source = source
         self.lexer = lex.lex(module=self, optimize=False, debug=False)
         self.lexer.input(source.text)
+        self._after_arrow = False
 
     # comments and newlines ----------------------------------------------
     def t_COMMENT(self, t: lex.LexToken) -> None:
@@ -162,7 +164,13 @@ class Lexer:
 
     # ply's token-stream interface ----------------------------------------
     def token(self) -> lex.LexToken:
-        return self.lexer.token()
+        tok = self.lexer.token()
+        # after '->' a name is a member, even one spelled like a keyword
+        # ($p->next of a list_head)
+        if tok is not None and self._after_arrow and tok.type in KEYWORD_TYPES:
+            tok.type = 'IDENT'
+        self._after_arrow = tok is not None and tok.type == 'ARROW'
+        return tok
 
     def input(self, text: str) -> None:
         self.lexer.input(text)
