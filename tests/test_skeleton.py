@@ -11,7 +11,7 @@ import re
 import shutil
 from pathlib import Path
 
-from conftest import assert_healthy, run_vm, stapgen, write
+from conftest import TOP, assert_healthy, run_vm, stapgen, write
 
 COUNT_OPENS = '''
 global entries, returns
@@ -212,7 +212,12 @@ def _tampered_module(kdir: Path, tmp_path: Path, script: str, old: str, new: str
     build = tmp_path / 'build'
     build.mkdir()
     (build / 'tampered.c').write_text(r.stdout.replace(old, new, 1))
-    (build / 'Kbuild').write_text('obj-m := tampered.o\n')
+    # the runtime's headers: the line's template set, then common/ (as -p4 does)
+    from stapgen.tree import kerneltree
+    templates = TOP / 'kernel-templates'
+    tset = kerneltree.find_template_set(kerneltree.open_tree(kdir), templates)
+    (build / 'Kbuild').write_text('obj-m := tampered.o\n'
+                                  f'ccflags-y := -I{tset} -I{templates / "common"}\n')
     mk = subprocess.run(['make', '-s', '-C', str(kdir), f'M={build}', 'modules'],
                         capture_output=True, text=True)
     assert mk.returncode == 0, mk.stderr

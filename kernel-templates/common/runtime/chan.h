@@ -3,7 +3,10 @@
  * The output channel: one ring of records per CPU, read by the runner
  * through /proc/stapgen_MODULE/output, which hands the records out
  * merged in the run's order (stp_next_seq(): a hit's output is ordered by
- * when it started printing, messages by when they were written).
+ * when it started printing, messages by when they were written).  While a
+ * hit is printing, its CPU's ring says so (held: a lower bound of the
+ * hit's number), and the reader hands out nothing newer until the hit's
+ * record is written, so a hit that is slow to finish is not overtaken.
  *
  * Each record is one probe hit's output (or one message) and is stored
  * contiguously: a 16-byte little-endian header { u32 len; u8 type; u8 flags;
@@ -27,6 +30,7 @@ struct stp_ring {
 	u64 head;			/* bytes ever written (the CPU's writer) */
 	u64 tail;			/* bytes ever consumed (the reader) */
 	u64 last_seq;			/* of the ring's newest record */
+	u64 held;			/* a hit printing here has a number >= this */
 	int writing;
 };
 
@@ -90,6 +94,39 @@ drop:
 	atomic64_add(len, &stp_chan.dropped_bytes);
 }
 
+#define STP_NOT_HELD	U64_MAX
+
+/* A hit starts printing: its number, after its ring holds back newer output. */
+static u64 stp_chan_hold(void)
+{
+	struct stp_ring *r = stp_chan.rings ? &stp_chan.rings[smp_processor_id()] : NULL;
+
+	if (r)
+		WRITE_ONCE(r->held, atomic64_read(&stp_seq) + 1);
+	smp_mb();		/* held is seen before anyone takes a later number */
+	return stp_next_seq();
+}
+
+/* The hit's record is published (or dropped): newer output may go. */
+static void stp_chan_unhold(void)
+{
+	struct stp_ring *r = stp_chan.rings ? &stp_chan.rings[smp_processor_id()] : NULL;
+
+	if (r)
+		smp_store_release(&r->held, STP_NOT_HELD);
+}
+
+/* The smallest number a hit still printing may have. */
+static u64 stp_chan_min_held(void)
+{
+	u64 min = STP_NOT_HELD;
+	unsigned int cpu;
+
+	for_each_possible_cpu(cpu)
+		min = min_t(u64, min, smp_load_acquire(&stp_chan.rings[cpu].held));
+	return min;
+}
+
 static void stp_chan_write(int type, const char *data, size_t len)
 {
 	stp_chan_write_at(type, data, len, stp_next_seq());
@@ -129,6 +166,25 @@ static bool stp_chan_empty(void)
 	return true;
 }
 
+/* The oldest record of all the rings, and its ring. */
+static char *stp_chan_oldest(struct stp_ring **ring)
+{
+	char *rec = NULL;
+	unsigned int cpu;
+
+	*ring = NULL;
+	for_each_possible_cpu(cpu) {
+		struct stp_ring *r = &stp_chan.rings[cpu];
+		char *next = stp_ring_next(r);
+
+		if (next && (!rec || get_unaligned_le64(next + 8) < get_unaligned_le64(rec + 8))) {
+			*ring = r;
+			rec = next;
+		}
+	}
+	return rec;
+}
+
 /*
  * Copy whole records into @dst (at most @room bytes), the oldest first
  * across the CPUs.  Returns the bytes copied, or -EINVAL if @room cannot
@@ -141,22 +197,26 @@ static ssize_t stp_chan_take(char *dst, size_t room)
 
 	mutex_lock(&stp_chan.read_lock);
 	for (;;) {
-		struct stp_ring *best = NULL;
-		char *rec = NULL;
-		unsigned int cpu;
+		struct stp_ring *best, *again;
+		char *rec;
 		size_t len;
+		u64 held;
 
-		for_each_possible_cpu(cpu) {
-			struct stp_ring *r = &stp_chan.rings[cpu];
-			char *next = stp_ring_next(r);
-
-			if (next && (!rec || get_unaligned_le64(next + 8) <
-					     get_unaligned_le64(rec + 8))) {
-				best = r;
-				rec = next;
-			}
-		}
+		rec = stp_chan_oldest(&best);
 		if (!rec)
+			break;
+		/*
+		 * A hit with an older number may be printing still: its ring's
+		 * hold is visible now (it was set before that number was taken,
+		 * and the record seen was written after).  A hit that finished
+		 * since has published its record first: look again.
+		 */
+		smp_rmb();
+		held = stp_chan_min_held();
+		smp_rmb();
+		if (stp_chan_oldest(&again) != rec)
+			continue;
+		if (get_unaligned_le64(rec + 8) >= held)
 			break;
 		len = STP_REC_HDR + get_unaligned_le32(rec);
 		if (len > room - copied) {
@@ -186,6 +246,7 @@ static int stp_chan_alloc(size_t size)
 		if (!stp_chan.rings[cpu].buf)
 			return -ENOMEM;
 		stp_chan.rings[cpu].size = each;
+		stp_chan.rings[cpu].held = STP_NOT_HELD;
 	}
 	return 0;
 }

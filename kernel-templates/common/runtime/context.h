@@ -44,7 +44,8 @@ struct stp_context {
 	const char *error_stmt;	/* where last_error happened */
 	unsigned long actions;
 	size_t out_len;
-	u64 out_seq;		/* the output's place in the run's order (stp_out_seq) */
+	u64 out_seq;		/* the output's place in the run's order (stp_next_seq) */
+	bool out_held;		/* this CPU's ring holds back later output for it */
 	char error_buf[128];
 	int nesting;		/* script function calls in progress */
 	s64 *entry;		/* .return: the values saved when the function was entered */
@@ -64,12 +65,15 @@ static struct stp_context **stp_contexts;
 
 static void stp_chan_write(int type, const char *data, size_t len);
 static void stp_chan_write_at(int type, const char *data, size_t len, u64 seq);
+static u64 stp_chan_hold(void);
+static void stp_chan_unhold(void);
 
 /*
  * The order of the run's output: a hit takes the next number when it
  * starts to print (with the script's locks held, so hits that share a
  * global print in the order they ran), and the reader merges the CPUs'
- * records by it.
+ * records by it, never handing out a record while an older number is
+ * still being written (stp_chan_hold()).
  */
 static atomic64_t stp_seq = ATOMIC64_INIT(0);
 
@@ -81,8 +85,14 @@ static u64 stp_next_seq(void)
 /* Called before output is added to an empty c->out. */
 static inline void stp_out_start(struct stp_context *c)
 {
-	if (!c->out_len)
+	if (c->out_len)
+		return;
+	if (c->out_held) {
 		c->out_seq = stp_next_seq();
+	} else {
+		c->out_seq = stp_chan_hold();
+		c->out_held = true;
+	}
 }
 
 static void stp_request_exit(void)
@@ -182,6 +192,7 @@ static struct stp_context *stp_enter(const struct stp_probe *p, int state)
 	c->last_error = NULL;
 	c->actions = 0;
 	c->out_len = 0;
+	c->out_held = false;
 	c->nesting = 0;
 	c->entry = NULL;
 	c->where = NULL;
@@ -193,6 +204,10 @@ static void stp_leave(struct stp_context *c)
 	if (c->out_len)
 		stp_chan_write_at(STP_REC_STDOUT, c->out, c->out_len, c->out_seq);
 	c->out_len = 0;
+	if (c->out_held) {
+		stp_chan_unhold();	/* after the record is published */
+		c->out_held = false;
+	}
 	if (unlikely(c->last_error))
 		stp_report_error(c);
 	atomic_dec(&c->busy);

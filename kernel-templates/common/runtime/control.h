@@ -83,6 +83,8 @@ static ssize_t stp_output_read(struct file *file, char __user *ubuf,
 				goto out;
 		}
 		n = stp_chan_take(kbuf, room);
+		if (!n)		/* held back for a hit still printing on another CPU */
+			usleep_range(20, 100);
 	}
 	if (n > 0 && copy_to_user(ubuf, kbuf, n))
 		n = -EFAULT;

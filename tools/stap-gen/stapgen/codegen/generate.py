@@ -86,8 +86,8 @@ class _Generation:
     def handler(self, probe: Probe) -> str:
         return self.handler_of[probe.index]
 
-    def entry_slots(self, handler: str) -> str:
-        return self.slots.get(handler, '0')
+    def entry_slots(self, handler: str) -> Optional[str]:
+        return self.slots.get(handler)
 
     def trace_prototype(self, probe: Probe) -> List[Tuple[str, str]]:
         site = probe.site(self.sites)

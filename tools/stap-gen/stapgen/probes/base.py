@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, List, Protocol, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Protocol, Tuple
 
 from ..elf.scopes import Site, Unavailable
 
@@ -41,7 +41,8 @@ class Generation(Protocol):
 
     def handler(self, probe: 'Probe') -> str: ...
 
-    def entry_slots(self, handler: str) -> str: ...
+    def entry_slots(self, handler: str) -> Optional[str]:
+        """The s64 slots a .return handler's entry saving takes (C), or None."""
 
     def trace_prototype(self, probe: 'Probe') -> List[Tuple[str, str]]: ...
 
