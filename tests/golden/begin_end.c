@@ -8,6 +8,9 @@
  *	kernel-templates/6.12/ and kernel-templates/common/
  *	(for Linux 6.12.0-stapgen-fixture)
  * To regenerate: stap-gen -m begin_end -r KDIR -p3 begin_end.stp
+ * To build: the runtime headers it includes are found with
+ *	-I kernel-templates/6.12 -I kernel-templates/common
+ * (stap-gen -p4 writes the Kbuild that says so).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -47,104 +50,104 @@
 #include "compat.h"
 
 /* Limits; each can be set with stap-gen -D NAME=VALUE. */
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXACTION
 #define MAXACTION 1000
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXMAPENTRIES
 #define MAXMAPENTRIES 2048
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXNESTING
 #define MAXNESTING 10
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXSKIPPED
 #define MAXSKIPPED 100
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXSTRINGLEN
 #define MAXSTRINGLEN 256
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXTRYLOCK
 #define MAXTRYLOCK 100
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_BUFSIZE
 #define STP_BUFSIZE (1024 * 1024)
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_HOUSEKEEPING_MS
 #define STP_HOUSEKEEPING_MS 20
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_PRINTBUF
 #define STP_PRINTBUF 8192
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_READ_CHUNK
 #define STP_READ_CHUNK (256 * 1024)
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_SUPPRESS_ERRORS
 #define STP_SUPPRESS_ERRORS 0
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef TRYLOCKDELAY
 #define TRYLOCKDELAY 10
 #endif
-#line 54 "kernel-templates/common/module.c.j2"
+#line 57 "kernel-templates/common/module.c.j2"
 
 struct stp_context;
 
 /* Locals of each probe handler live in the per-CPU context, not the stack. */
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_0 {
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	s64 v_i;
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_1 {
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	char v_k[MAXSTRINGLEN];
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	char v_msg[MAXSTRINGLEN];
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	char v_s[MAXSTRINGLEN];
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	s64 v_v;
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_2 {
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	s64 v_x;
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	s64 retval;
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 67 "kernel-templates/common/module.c.j2"
+#line 70 "kernel-templates/common/module.c.j2"
 union stp_locals {
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_0 p0;
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_1 p1;
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_2 p2;
-#line 71 "kernel-templates/common/module.c.j2"
+#line 74 "kernel-templates/common/module.c.j2"
 };
 
 #include "runtime/context.h"
@@ -152,32 +155,32 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 83 "kernel-templates/common/module.c.j2"
+#line 86 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 91 "kernel-templates/common/module.c.j2"
+#line 94 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_by_key;
-#line 99 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_by_key_lock);
-#line 89 "kernel-templates/common/module.c.j2"
+#line 92 "kernel-templates/common/module.c.j2"
 static struct stp_map stp_g_counts;
-#line 99 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_counts_lock);
-#line 93 "kernel-templates/common/module.c.j2"
+#line 96 "kernel-templates/common/module.c.j2"
 static struct stp_agg stp_g_lat;
-#line 99 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_lat_lock);
-#line 97 "kernel-templates/common/module.c.j2"
+#line 100 "kernel-templates/common/module.c.j2"
 static s64 stp_g_top;
-#line 99 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_top_lock);
-#line 97 "kernel-templates/common/module.c.j2"
+#line 100 "kernel-templates/common/module.c.j2"
 static s64 stp_g_total;
-#line 99 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_total_lock);
-#line 101 "kernel-templates/common/module.c.j2"
+#line 104 "kernel-templates/common/module.c.j2"
 
 /* target(): the -c command's pid, or -x PID; set by the runner at load. */
 static long stp_target;
@@ -185,51 +188,51 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 109 "kernel-templates/common/module.c.j2"
+#line 112 "kernel-templates/common/module.c.j2"
 static char *stp_param_top;
 module_param_named(top, stp_param_top, charp, 0);
 MODULE_PARM_DESC(top, "the script's global 'top' (long)");
-#line 109 "kernel-templates/common/module.c.j2"
+#line 112 "kernel-templates/common/module.c.j2"
 static char *stp_param_total;
 module_param_named(total, stp_param_total, charp, 0);
 MODULE_PARM_DESC(total, "the script's global 'total' (long)");
-#line 113 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 123 "kernel-templates/common/module.c.j2"
+#line 126 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_by_key, "by_key", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 120 "kernel-templates/common/module.c.j2"
+#line 123 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_map_init(&stp_g_counts, "counts", "s",
 				  STP_LONG, MAXMAPENTRIES, 0);
-#line 126 "kernel-templates/common/module.c.j2"
+#line 129 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_agg_init(&stp_g_lat);
-#line 130 "kernel-templates/common/module.c.j2"
+#line 133 "kernel-templates/common/module.c.j2"
 	stp_g_top = 3LL;
-#line 134 "kernel-templates/common/module.c.j2"
+#line 137 "kernel-templates/common/module.c.j2"
 	if (stp_param_top)
-#line 136 "kernel-templates/common/module.c.j2"
+#line 139 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
-#line 134 "kernel-templates/common/module.c.j2"
+#line 137 "kernel-templates/common/module.c.j2"
 	if (stp_param_total)
-#line 136 "kernel-templates/common/module.c.j2"
+#line 139 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
-#line 141 "kernel-templates/common/module.c.j2"
+#line 144 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 147 "kernel-templates/common/module.c.j2"
+#line 150 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_by_key);
-#line 147 "kernel-templates/common/module.c.j2"
+#line 150 "kernel-templates/common/module.c.j2"
 	stp_map_free(&stp_g_counts);
-#line 147 "kernel-templates/common/module.c.j2"
+#line 150 "kernel-templates/common/module.c.j2"
 	stp_agg_free(&stp_g_lat);
-#line 149 "kernel-templates/common/module.c.j2"
+#line 152 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -263,22 +266,22 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_0(struct stp_context *c);
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_1(struct stp_context *c);
-#line 184 "kernel-templates/common/module.c.j2"
-static s64 stp_fn_square(struct stp_context *c, s64 a_x);
 #line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_0(struct stp_context *c);
+#line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_1(struct stp_context *c);
+#line 187 "kernel-templates/common/module.c.j2"
+static s64 stp_fn_square(struct stp_context *c, s64 a_x);
+#line 192 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "begin", .func = "", .handler = stp_handler_0 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_1 },
-#line 194 "kernel-templates/common/module.c.j2"
+#line 197 "kernel-templates/common/module.c.j2"
 };
-#line 196 "kernel-templates/common/module.c.j2"
+#line 199 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -291,7 +294,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 209 "kernel-templates/common/module.c.j2"
+#line 212 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -299,24 +302,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 212 "kernel-templates/common/module.c.j2"
+#line 215 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 218 "kernel-templates/common/module.c.j2"
+#line 221 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 226 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -351,24 +354,24 @@ static void stp_handler_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 235 "kernel-templates/common/module.c.j2"
+#line 238 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
-#line 218 "kernel-templates/common/module.c.j2"
+#line 221 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 226 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -450,9 +453,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 235 "kernel-templates/common/module.c.j2"
+#line 238 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -514,7 +517,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 254 "kernel-templates/common/module.c.j2"
+#line 257 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -8,6 +8,9 @@
  *	kernel-templates/6.12/ and kernel-templates/common/
  *	(for Linux 6.12.0-stapgen-fixture)
  * To regenerate: stap-gen -m function_args -r KDIR -p3 function_args.stp
+ * To build: the runtime headers it includes are found with
+ *	-I kernel-templates/6.12 -I kernel-templates/common
+ * (stap-gen -p4 writes the Kbuild that says so).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -47,84 +50,84 @@
 #include "compat.h"
 
 /* Limits; each can be set with stap-gen -D NAME=VALUE. */
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXACTION
 #define MAXACTION 1000
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXMAPENTRIES
 #define MAXMAPENTRIES 2048
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXNESTING
 #define MAXNESTING 10
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXSKIPPED
 #define MAXSKIPPED 100
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXSTRINGLEN
 #define MAXSTRINGLEN 256
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXTRYLOCK
 #define MAXTRYLOCK 100
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_BUFSIZE
 #define STP_BUFSIZE (1024 * 1024)
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_HOUSEKEEPING_MS
 #define STP_HOUSEKEEPING_MS 20
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_PRINTBUF
 #define STP_PRINTBUF 8192
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_READ_CHUNK
 #define STP_READ_CHUNK (256 * 1024)
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_SUPPRESS_ERRORS
 #define STP_SUPPRESS_ERRORS 0
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef TRYLOCKDELAY
 #define TRYLOCKDELAY 10
 #endif
-#line 54 "kernel-templates/common/module.c.j2"
+#line 57 "kernel-templates/common/module.c.j2"
 
 struct stp_context;
 
 /* Locals of each probe handler live in the per-CPU context, not the stack. */
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_0_0 {
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	char t0[MAXSTRINGLEN];
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_1_1 {
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 67 "kernel-templates/common/module.c.j2"
+#line 70 "kernel-templates/common/module.c.j2"
 union stp_locals {
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_0_0 p0_0;
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_1_1 p1_1;
-#line 71 "kernel-templates/common/module.c.j2"
+#line 74 "kernel-templates/common/module.c.j2"
 };
 
 #include "runtime/context.h"
@@ -132,12 +135,12 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 83 "kernel-templates/common/module.c.j2"
+#line 86 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 101 "kernel-templates/common/module.c.j2"
+#line 104 "kernel-templates/common/module.c.j2"
 
 /* target(): the -c command's pid, or -x PID; set by the runner at load. */
 static long stp_target;
@@ -145,19 +148,19 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 113 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 141 "kernel-templates/common/module.c.j2"
+#line 144 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 149 "kernel-templates/common/module.c.j2"
+#line 152 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -191,25 +194,25 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_0_0(struct stp_context *c);
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_1_1(struct stp_context *c);
 #line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_0_0(struct stp_context *c);
+#line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_1_1(struct stp_context *c);
+#line 192 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1 },
-#line 194 "kernel-templates/common/module.c.j2"
+#line 197 "kernel-templates/common/module.c.j2"
 };
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -220,16 +223,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 237 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 	return;
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -237,20 +240,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 237 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 	return;
-#line 239 "kernel-templates/common/module.c.j2"
-}
 #line 242 "kernel-templates/common/module.c.j2"
+}
+#line 245 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 249 "kernel-templates/common/module.c.j2"
+#line 252 "kernel-templates/common/module.c.j2"
 	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
-#line 251 "kernel-templates/common/module.c.j2"
+#line 254 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -542,7 +545,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 254 "kernel-templates/common/module.c.j2"
+#line 257 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -8,6 +8,9 @@
  *	kernel-templates/6.12/ and kernel-templates/common/
  *	(for Linux 6.12.0-stapgen-fixture)
  * To regenerate: stap-gen -m placement -r KDIR -p3 placement.stp
+ * To build: the runtime headers it includes are found with
+ *	-I kernel-templates/6.12 -I kernel-templates/common
+ * (stap-gen -p4 writes the Kbuild that says so).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -47,118 +50,118 @@
 #include "compat.h"
 
 /* Limits; each can be set with stap-gen -D NAME=VALUE. */
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXACTION
 #define MAXACTION 1000
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXMAPENTRIES
 #define MAXMAPENTRIES 2048
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXNESTING
 #define MAXNESTING 10
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXSKIPPED
 #define MAXSKIPPED 100
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXSTRINGLEN
 #define MAXSTRINGLEN 256
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef MAXTRYLOCK
 #define MAXTRYLOCK 100
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_BUFSIZE
 #define STP_BUFSIZE (1024 * 1024)
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_HOUSEKEEPING_MS
 #define STP_HOUSEKEEPING_MS 20
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_PRINTBUF
 #define STP_PRINTBUF 8192
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_READ_CHUNK
 #define STP_READ_CHUNK (256 * 1024)
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef STP_SUPPRESS_ERRORS
 #define STP_SUPPRESS_ERRORS 0
 #endif
-#line 50 "kernel-templates/common/module.c.j2"
+#line 53 "kernel-templates/common/module.c.j2"
 #ifndef TRYLOCKDELAY
 #define TRYLOCKDELAY 10
 #endif
-#line 54 "kernel-templates/common/module.c.j2"
+#line 57 "kernel-templates/common/module.c.j2"
 
 struct stp_context;
 
 /* Locals of each probe handler live in the per-CPU context, not the stack. */
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_0_0 {
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_0_1 {
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_0_2 {
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_1_3 {
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_2 {
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 59 "kernel-templates/common/module.c.j2"
+#line 62 "kernel-templates/common/module.c.j2"
 struct stp_locals_3 {
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	char v_p[MAXSTRINGLEN];
-#line 61 "kernel-templates/common/module.c.j2"
+#line 64 "kernel-templates/common/module.c.j2"
 	s64 v_x;
-#line 63 "kernel-templates/common/module.c.j2"
+#line 66 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 67 "kernel-templates/common/module.c.j2"
+#line 70 "kernel-templates/common/module.c.j2"
 union stp_locals {
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_0_0 p0_0;
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_0_1 p0_1;
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_0_2 p0_2;
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_1_3 p1_3;
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_2 p2;
-#line 69 "kernel-templates/common/module.c.j2"
+#line 72 "kernel-templates/common/module.c.j2"
 	struct stp_locals_3 p3;
-#line 71 "kernel-templates/common/module.c.j2"
+#line 74 "kernel-templates/common/module.c.j2"
 };
 
 #include "runtime/context.h"
@@ -166,16 +169,16 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 83 "kernel-templates/common/module.c.j2"
+#line 86 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 91 "kernel-templates/common/module.c.j2"
+#line 94 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_hits;
-#line 99 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_hits_lock);
-#line 101 "kernel-templates/common/module.c.j2"
+#line 104 "kernel-templates/common/module.c.j2"
 
 /* target(): the -c command's pid, or -x PID; set by the runner at load. */
 static long stp_target;
@@ -183,24 +186,24 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 113 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 123 "kernel-templates/common/module.c.j2"
+#line 126 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_hits, "hits", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 141 "kernel-templates/common/module.c.j2"
+#line 144 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 147 "kernel-templates/common/module.c.j2"
+#line 150 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_hits);
-#line 149 "kernel-templates/common/module.c.j2"
+#line 152 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -234,45 +237,45 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_0_0(struct stp_context *c);
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_0_1(struct stp_context *c);
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_0_2(struct stp_context *c);
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_1_3(struct stp_context *c);
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_2(struct stp_context *c);
-#line 186 "kernel-templates/common/module.c.j2"
-static void stp_handler_3(struct stp_context *c);
 #line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_0_0(struct stp_context *c);
+#line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_0_1(struct stp_context *c);
+#line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_0_2(struct stp_context *c);
+#line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_1_3(struct stp_context *c);
+#line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_2(struct stp_context *c);
+#line 189 "kernel-templates/common/module.c.j2"
+static void stp_handler_3(struct stp_context *c);
+#line 192 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_0 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_1 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_2 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.statement(\"with_local@fixture.c:79\")", .func = "with_local", .handler = stp_handler_1_3 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"scale@fixture.c:63\")", .func = "scale", .handler = stp_handler_2 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"dup@fixture.c:41\").return", .func = "dup", .handler = stp_handler_2 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"dup@fixture2.c:11\").return", .func = "dup", .handler = stp_handler_2 },
-#line 192 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_3 },
-#line 194 "kernel-templates/common/module.c.j2"
+#line 197 "kernel-templates/common/module.c.j2"
 };
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -280,16 +283,16 @@ static void stp_handler_0_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 237 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 	return;
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_1(struct stp_context *c)
 {
 	struct stp_locals_0_1 *l = &c->frames[0].p0_1;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -297,16 +300,16 @@ static void stp_handler_0_1(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 237 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 	return;
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_2(struct stp_context *c)
 {
 	struct stp_locals_0_2 *l = &c->frames[0].p0_2;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -314,16 +317,16 @@ static void stp_handler_0_2(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(((u64)stp_dwreg(c, 5) + 0x1ULL), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 237 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 	return;
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_3(struct stp_context *c)
 {
 	struct stp_locals_1_3 *l = &c->frames[0].p1_3;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "placement.stp"
@@ -331,16 +334,16 @@ static void stp_handler_1_3(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "acc=%lld i=%lld\n", (long long)((s64)stp_trunc(stp_dwreg(c, 1), 4, 1)), (long long)((s64)stp_trunc(stp_dwreg(c, 2), 4, 1))));
 out:
-#line 237 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 	return;
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 5 "placement.stp"
@@ -348,24 +351,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->func));
 out:
-#line 237 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 	return;
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
-#line 218 "kernel-templates/common/module.c.j2"
+#line 221 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_hits_lock };
-#line 221 "kernel-templates/common/module.c.j2"
+#line 224 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 226 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 1, &flags))
 		return;
-#line 231 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "placement.stp"
@@ -389,9 +392,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 235 "kernel-templates/common/module.c.j2"
+#line 238 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 1, flags);
-#line 239 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -499,8 +502,6 @@ static struct stp_kretprobe stp_kretprobes[] = {
 	{ .rp = { .kp = { .symbol_name = "_start", .offset = 0xc0 },
 		  .maxactive = 0, .data_size = (0) * sizeof(s64) },
 	  .probe = &stp_probes[5],
-#line 43 "kernel-templates/common/probes/kprobe.h.j2"
-	  .entry = stp_entry_2,
 #line 45 "kernel-templates/common/probes/kprobe.h.j2"
 	  .target = "dup", .target_size = 0xa,
 	  .target_module = "" },
@@ -508,8 +509,6 @@ static struct stp_kretprobe stp_kretprobes[] = {
 	{ .rp = { .kp = { .symbol_name = "caller_b", .offset = 0x30 },
 		  .maxactive = 0, .data_size = (0) * sizeof(s64) },
 	  .probe = &stp_probes[6],
-#line 43 "kernel-templates/common/probes/kprobe.h.j2"
-	  .entry = stp_entry_2,
 #line 45 "kernel-templates/common/probes/kprobe.h.j2"
 	  .target = "dup", .target_size = 0xa,
 	  .target_module = "" },
@@ -714,7 +713,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 254 "kernel-templates/common/module.c.j2"
+#line 257 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*
