@@ -52,7 +52,6 @@ TEMPLATE_SET = '6.12'
 # what a tree would give generate(); fixed, so the golden files are too
 RELEASE = '6.12.0-stapgen-fixture'
 BUILD_ID = '00112233445566778899aabbccddeeff00112233'
-KDIR = 'KDIR'
 REGEN = os.environ.get('STAPGEN_REGEN_GOLDEN') == '1'
 
 # The System V x86-64 ABI's first two integer arguments, as DWARF numbers them.
@@ -482,7 +481,7 @@ def test_target_outside_dwarf_code_is_refused() -> None:
     probes = Resolver(None).resolve(script)
     with pytest.raises(StapError) as e:
         codegen.generate(semantic.check(script), probes, 't.stp', 't', template_dirs(),
-                         TEMPLATE_SET, RELEASE, BUILD_ID, KDIR)
+                         TEMPLATE_SET, RELEASE, BUILD_ID)
     d = e.value.diagnostics[0]
     assert d.message == ('target variables are not available at this probe point: begin is '
                          'not in code with DWARF (target variables work in kernel.function, '
@@ -581,7 +580,7 @@ def generate(fx: Fixture, name: str) -> str:
     r = resolver(fx)
     probes: List[Probe] = r.resolve(script)
     return codegen.generate(program, probes, source.name, name, template_dirs(), TEMPLATE_SET,
-                            RELEASE, BUILD_ID, KDIR, line_directives=True, dwarf=r.dwarf,
+                            RELEASE, BUILD_ID, line_directives=True, dwarf=r.dwarf,
                             symbols=r.symbols, dwarf_index=r.index).text
 
 

@@ -182,57 +182,62 @@ static s64 stp_g_total;
 static DEFINE_RAW_SPINLOCK(stp_g_total_lock);
 #line 104 "kernel-templates/common/module.c.j2"
 
+/* The tree the module was built against, for messages; set by the runner. */
+static char *stp_tree = "the tree it was built against";
+module_param(stp_tree, charp, 0);
+MODULE_PARM_DESC(stp_tree, "the kernel tree the module was built against");
+
 /* target(): the -c command's pid, or -x PID; set by the runner at load. */
 static long stp_target;
 module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 112 "kernel-templates/common/module.c.j2"
+#line 117 "kernel-templates/common/module.c.j2"
 static char *stp_param_top;
 module_param_named(top, stp_param_top, charp, 0);
 MODULE_PARM_DESC(top, "the script's global 'top' (long)");
-#line 112 "kernel-templates/common/module.c.j2"
+#line 117 "kernel-templates/common/module.c.j2"
 static char *stp_param_total;
 module_param_named(total, stp_param_total, charp, 0);
 MODULE_PARM_DESC(total, "the script's global 'total' (long)");
-#line 116 "kernel-templates/common/module.c.j2"
+#line 121 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 126 "kernel-templates/common/module.c.j2"
+#line 131 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_by_key, "by_key", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 123 "kernel-templates/common/module.c.j2"
+#line 128 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_map_init(&stp_g_counts, "counts", "s",
 				  STP_LONG, MAXMAPENTRIES, 0);
-#line 129 "kernel-templates/common/module.c.j2"
+#line 134 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_agg_init(&stp_g_lat);
-#line 133 "kernel-templates/common/module.c.j2"
+#line 138 "kernel-templates/common/module.c.j2"
 	stp_g_top = 3LL;
-#line 137 "kernel-templates/common/module.c.j2"
+#line 142 "kernel-templates/common/module.c.j2"
 	if (stp_param_top)
-#line 139 "kernel-templates/common/module.c.j2"
-		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
-#line 137 "kernel-templates/common/module.c.j2"
-	if (stp_param_total)
-#line 139 "kernel-templates/common/module.c.j2"
-		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
 #line 144 "kernel-templates/common/module.c.j2"
+		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
+#line 142 "kernel-templates/common/module.c.j2"
+	if (stp_param_total)
+#line 144 "kernel-templates/common/module.c.j2"
+		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
+#line 149 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 150 "kernel-templates/common/module.c.j2"
+#line 155 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_by_key);
-#line 150 "kernel-templates/common/module.c.j2"
+#line 155 "kernel-templates/common/module.c.j2"
 	stp_map_free(&stp_g_counts);
-#line 150 "kernel-templates/common/module.c.j2"
+#line 155 "kernel-templates/common/module.c.j2"
 	stp_agg_free(&stp_g_lat);
-#line 152 "kernel-templates/common/module.c.j2"
+#line 157 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -266,22 +271,22 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 189 "kernel-templates/common/module.c.j2"
+#line 194 "kernel-templates/common/module.c.j2"
 static void stp_handler_0(struct stp_context *c);
-#line 189 "kernel-templates/common/module.c.j2"
+#line 194 "kernel-templates/common/module.c.j2"
 static void stp_handler_1(struct stp_context *c);
-#line 187 "kernel-templates/common/module.c.j2"
-static s64 stp_fn_square(struct stp_context *c, s64 a_x);
 #line 192 "kernel-templates/common/module.c.j2"
+static s64 stp_fn_square(struct stp_context *c, s64 a_x);
+#line 197 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 195 "kernel-templates/common/module.c.j2"
+#line 200 "kernel-templates/common/module.c.j2"
 	{ .pp = "begin", .func = "", .handler = stp_handler_0 },
-#line 195 "kernel-templates/common/module.c.j2"
+#line 200 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_1 },
-#line 197 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 };
-#line 199 "kernel-templates/common/module.c.j2"
+#line 204 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -294,7 +299,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 212 "kernel-templates/common/module.c.j2"
+#line 217 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -302,24 +307,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 215 "kernel-templates/common/module.c.j2"
+#line 220 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 221 "kernel-templates/common/module.c.j2"
+#line 226 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 224 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 229 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 234 "kernel-templates/common/module.c.j2"
+#line 239 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -354,24 +359,24 @@ static void stp_handler_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 238 "kernel-templates/common/module.c.j2"
+#line 243 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 242 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 }
-#line 221 "kernel-templates/common/module.c.j2"
+#line 226 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 224 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 229 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 234 "kernel-templates/common/module.c.j2"
+#line 239 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -453,9 +458,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 238 "kernel-templates/common/module.c.j2"
+#line 243 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 242 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -517,7 +522,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 257 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*
@@ -554,7 +559,8 @@ static int stp_check_build_id(void)
 		}
 	}
 	if (ret)
-		pr_err("this kernel is not the one in KDIR (Linux 6.12.0-stapgen-fixture, build-id 00112233445566778899aabbccddeeff00112233); refusing to run\n");
+		pr_err("this kernel is not the one in %s (Linux 6.12.0-stapgen-fixture, build-id 00112233445566778899aabbccddeeff00112233); refusing to run\n",
+		       stp_tree);
 	kfree(buf);
 	return ret;
 }

@@ -166,38 +166,43 @@ static s64 stp_g_ticks;
 static DEFINE_RAW_SPINLOCK(stp_g_ticks_lock);
 #line 104 "kernel-templates/common/module.c.j2"
 
+/* The tree the module was built against, for messages; set by the runner. */
+static char *stp_tree = "the tree it was built against";
+module_param(stp_tree, charp, 0);
+MODULE_PARM_DESC(stp_tree, "the kernel tree the module was built against");
+
 /* target(): the -c command's pid, or -x PID; set by the runner at load. */
 static long stp_target;
 module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 112 "kernel-templates/common/module.c.j2"
+#line 117 "kernel-templates/common/module.c.j2"
 static char *stp_param_ticks;
 module_param_named(ticks, stp_param_ticks, charp, 0);
 MODULE_PARM_DESC(ticks, "the script's global 'ticks' (long)");
-#line 116 "kernel-templates/common/module.c.j2"
+#line 121 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 126 "kernel-templates/common/module.c.j2"
+#line 131 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_prof, "prof", "l",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 137 "kernel-templates/common/module.c.j2"
+#line 142 "kernel-templates/common/module.c.j2"
 	if (stp_param_ticks)
-#line 139 "kernel-templates/common/module.c.j2"
-		ret = ret ?: kstrtoll(stp_param_ticks, 0, &stp_g_ticks);
 #line 144 "kernel-templates/common/module.c.j2"
+		ret = ret ?: kstrtoll(stp_param_ticks, 0, &stp_g_ticks);
+#line 149 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 150 "kernel-templates/common/module.c.j2"
+#line 155 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_prof);
-#line 152 "kernel-templates/common/module.c.j2"
+#line 157 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -231,43 +236,43 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 189 "kernel-templates/common/module.c.j2"
+#line 194 "kernel-templates/common/module.c.j2"
 static void stp_handler_0(struct stp_context *c);
-#line 189 "kernel-templates/common/module.c.j2"
+#line 194 "kernel-templates/common/module.c.j2"
 static void stp_handler_1(struct stp_context *c);
-#line 189 "kernel-templates/common/module.c.j2"
+#line 194 "kernel-templates/common/module.c.j2"
 static void stp_handler_2(struct stp_context *c);
-#line 189 "kernel-templates/common/module.c.j2"
+#line 194 "kernel-templates/common/module.c.j2"
 static void stp_handler_3(struct stp_context *c);
-#line 192 "kernel-templates/common/module.c.j2"
+#line 197 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 195 "kernel-templates/common/module.c.j2"
+#line 200 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.ms(100)", .func = "", .handler = stp_handler_0 },
-#line 195 "kernel-templates/common/module.c.j2"
+#line 200 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.profile", .func = "", .handler = stp_handler_1 },
-#line 195 "kernel-templates/common/module.c.j2"
+#line 200 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.s(2)", .func = "", .handler = stp_handler_2 },
-#line 195 "kernel-templates/common/module.c.j2"
+#line 200 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.jiffies(50)", .func = "", .handler = stp_handler_2 },
-#line 195 "kernel-templates/common/module.c.j2"
+#line 200 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_3 },
-#line 197 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 };
-#line 221 "kernel-templates/common/module.c.j2"
+#line 226 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_ticks_lock };
-#line 224 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 229 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 1, &flags))
 		return;
-#line 234 "kernel-templates/common/module.c.j2"
+#line 239 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "timer.stp"
@@ -284,16 +289,16 @@ static void stp_handler_0(struct stp_context *c)
 		(void)((stp_request_exit(), 0));
 	}
 out:
-#line 238 "kernel-templates/common/module.c.j2"
+#line 243 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 1, flags);
-#line 242 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 }
-#line 224 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 234 "kernel-templates/common/module.c.j2"
+#line 239 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "timer.stp"
@@ -301,16 +306,16 @@ static void stp_handler_1(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 240 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 	return;
-#line 242 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 }
-#line 224 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 234 "kernel-templates/common/module.c.j2"
+#line 239 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "timer.stp"
@@ -318,24 +323,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->pp));
 out:
-#line 240 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 	return;
-#line 242 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 }
-#line 221 "kernel-templates/common/module.c.j2"
+#line 226 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_prof_lock, &stp_g_ticks_lock };
-#line 224 "kernel-templates/common/module.c.j2"
+#line 229 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 229 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 2, &flags))
 		return;
-#line 234 "kernel-templates/common/module.c.j2"
+#line 239 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 11 "timer.stp"
@@ -362,9 +367,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 238 "kernel-templates/common/module.c.j2"
+#line 243 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 2, flags);
-#line 242 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -513,7 +518,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 257 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*
@@ -550,7 +555,8 @@ static int stp_check_build_id(void)
 		}
 	}
 	if (ret)
-		pr_err("this kernel is not the one in KDIR (Linux 6.12.0-stapgen-fixture, build-id 00112233445566778899aabbccddeeff00112233); refusing to run\n");
+		pr_err("this kernel is not the one in %s (Linux 6.12.0-stapgen-fixture, build-id 00112233445566778899aabbccddeeff00112233); refusing to run\n",
+		       stp_tree);
 	kfree(buf);
 	return ret;
 }

@@ -128,6 +128,11 @@ def _defines(args: argparse.Namespace) -> Dict[str, str]:
     return out
 
 
+def _param(name: str, value: str) -> str:
+    """NAME=VALUE as insmod takes it."""
+    return f'{name}="{value}"' if ' ' in value else f'{name}={value}'
+
+
 def _load_params(args: argparse.Namespace, program: Optional[semantic.Program]) -> str:
     """-G NAME=VALUE as module parameters, checked against the script."""
     out = []
@@ -145,7 +150,7 @@ def _load_params(args: argparse.Namespace, program: Optional[semantic.Program]) 
                 raise error(f"-G {item}: '{name}' is a number") from None
         if '"' in value:
             raise error(f'-G {item}: a value cannot contain a double quote')
-        out.append(f'{name}="{value}"' if ' ' in value else f'{name}={value}')
+        out.append(_param(name, value))
     return ' '.join(out)
 
 
@@ -270,6 +275,7 @@ def _write_text(path: Optional[Path], text: str) -> None:
 
 def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path,
          params: str = '') -> int:
+    params = ' '.join(p for p in (_param('stp_tree', str(tree.objtree)), params) if p)
     from .run.symbolize import ExpandingWriter
     raw = args.output.open('wb') if args.output else sys.stdout.buffer
     out: Any = ExpandingWriter(raw, tree.vmlinux)      # backtraces, symbolized

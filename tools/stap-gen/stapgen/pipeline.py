@@ -151,7 +151,7 @@ class Pipeline:
         syms, dwarf = self.symbols()
         c = codegen.generate(placed.parsed.program, placed.probes, placed.parsed.source.name,
                              module, dirs, dirs[0].name, tree.release, syms.build_id,
-                             str(tree.objtree), self.options.bufsize_mb,
+                             self.options.bufsize_mb,
                              line_directives=self.options.line_directives,
                              dwarf=dwarf, symbols=syms, dwarf_index=self.index)
         return Generated(placed, module, c.text, dirs)

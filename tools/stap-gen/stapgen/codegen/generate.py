@@ -29,7 +29,7 @@ FAMILY_ORDER = ('lifecycle', 'kprobe', 'tracepoint', 'timer', 'profile')
 
 def generate(program: Program, probes: List[Probe], script_name: str,
              module: str, template_dirs: List[Path], template_set: str,
-             kernel_release: str, build_id: str = '', kdir: str = '',
+             kernel_release: str, build_id: str = '',
              bufsize_mb: Optional[int] = None,
              line_directives: bool = True, dwarf: Optional[Dwarf] = None,
              symbols: Optional[SymbolTable] = None,
@@ -61,7 +61,6 @@ def generate(program: Program, probes: List[Probe], script_name: str,
         'build_id': build_id,
         'build_id_bytes': ', '.join(f'0x{build_id[i:i + 2]}'
                                     for i in range(0, len(build_id), 2)),
-        'kdir': kdir,
         'limits': sorted(limits.items()),
         'handlers': handlers,
         'exported_vars': sorted({v for h in handlers for v in h.exported}),
