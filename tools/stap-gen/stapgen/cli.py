@@ -10,18 +10,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import platform
 import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from . import ktap, pipeline
 from .codegen.limits import DEFAULT_LIMITS
 from .diag import Source, StapError, error
-from .elf import symbols
-from .frontend import parser, semantic
-from .tree import kerneltree as treemod
+from .frontend import semantic
 
 MODULE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,54}$')
 
@@ -128,11 +125,6 @@ def _defines(args: argparse.Namespace) -> Dict[str, str]:
     return out
 
 
-def _param(name: str, value: str) -> str:
-    """NAME=VALUE as insmod takes it."""
-    return f'{name}="{value}"' if ' ' in value else f'{name}={value}'
-
-
 def _load_params(args: argparse.Namespace, program: Optional[semantic.Program]) -> str:
     """-G NAME=VALUE as module parameters, checked against the script."""
     out = []
@@ -150,7 +142,7 @@ def _load_params(args: argparse.Namespace, program: Optional[semantic.Program]) 
                 raise error(f"-G {item}: '{name}' is a number") from None
         if '"' in value:
             raise error(f'-G {item}: a value cannot contain a double quote')
-        out.append(_param(name, value))
+        out.append(pipeline.param(name, value))
     return ' '.join(out)
 
 
@@ -183,33 +175,6 @@ def _options(args: argparse.Namespace) -> pipeline.Options:
                             kbuild_style=args.kbuild_style)
 
 
-def _list(args: argparse.Namespace) -> int:
-    src = Source('<-l>', f'probe {args.listing or args.listing_vars} {{}}')
-    pipe = pipeline.Pipeline(_options(args))
-    script = parser.parse(src)
-    parsed = pipeline.Parsed(src, script, semantic.Program(script, {}, []))
-    found = pipe.resolve(parsed).probes
-    if args.listing:
-        for pp in sorted({p.pp for p in found}):
-            print(pp)
-        return 0
-    from .codegen.generate import Sites
-    from .codegen.targets import type_list
-    from .elf.scopes import Unavailable
-    sites = Sites(found, pipe.symbols()[1])
-    lines = set()
-    for p in found:
-        text = p.pp
-        try:
-            text += ' ' + type_list(sites.site(p))
-        except Unavailable:
-            pass
-        lines.add(text.rstrip())
-    for line in sorted(lines):
-        print(line)
-    return 0
-
-
 def _main(args: argparse.Namespace) -> int:
     if args.cleanup:
         from .run import runner
@@ -220,9 +185,11 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     if args.target is not None and args.vm:
         raise error('-x PID names a process of the live kernel; with --vm use -c CMD')
-    if args.listing or args.listing_vars:
-        return _list(args)
     pipe = pipeline.Pipeline(_options(args))
+    if args.listing or args.listing_vars:
+        for line in pipe.listing(args.listing or args.listing_vars, not args.listing):
+            print(line)
+        return 0
     if args.check:
         return ktap.check(pipe, args.check)
     if args.test:
@@ -233,7 +200,7 @@ def _main(args: argparse.Namespace) -> int:
         # a module built earlier (-p4): only pass 5 is left, as with staprun
         if not args.script.exists():
             raise error(f'{args.script}: no such module')
-        return _run(args, pipe.tree(), args.script, _load_params(args, None))
+        return pipe.run(args.script, _run_request(args, _load_params(args, None)))
     src = _source(args)
     parsed = pipe.parse(src)
     params = _load_params(args, parsed.program)
@@ -258,7 +225,7 @@ def _main(args: argparse.Namespace) -> int:
     import tempfile
     ko = pipe.build(gen, Path(tempfile.mkdtemp(prefix='stap-gen-ko-')))
     try:
-        return _run(args, pipe.tree(), ko, params)
+        return pipe.run(ko, _run_request(args, params))
     finally:
         ko.unlink(missing_ok=True)
         ko.parent.rmdir()
@@ -273,48 +240,7 @@ def _write_text(path: Optional[Path], text: str) -> None:
     os.replace(tmp, path)
 
 
-def _run(args: argparse.Namespace, tree: treemod.KernelTree, ko: Path,
-         params: str = '') -> int:
-    params = ' '.join(p for p in (_param('stp_tree', str(tree.objtree)), params) if p)
-    from .run.symbolize import ExpandingWriter
-    raw = args.output.open('wb') if args.output else sys.stdout.buffer
-    out: Any = ExpandingWriter(raw, tree.vmlinux)      # backtraces, symbolized
-    try:
-        if args.vm:
-            from .run import vm
-            try:
-                res = vm.run(vm.VMRequest(tree.bzimage, ko, args.command,
-                                          timeout=args.timeout or 60.0,
-                                          console=args.vm_console,
-                                          preload=args.vm_preload, params=params),
-                             out, sys.stderr.buffer, verbose=args.verbose > 0)
-            except vm.VMError as e:
-                raise error(str(e)) from None
-            if res.exit_code != 0:
-                print(f'stap-gen: the script failed in the guest (exit {res.exit_code}); '
-                      f'console log: {res.console}', file=sys.stderr)
-            return res.exit_code
-        from .run import runner
-        _check_live_kernel(tree)
-        try:
-            return runner.run(ko, args.command, out, args.timeout, params=params,
-                              target=args.target)
-        except runner.RunError as e:
-            raise error(str(e)) from None
-    finally:
-        out.finish()
-        if args.output:
-            raw.close()
-
-
-def _check_live_kernel(tree: treemod.KernelTree) -> None:
-    """The running kernel must be the tree's kernel (same build-id)."""
-    want = symbols.load(tree.vmlinux).build_id
-    try:
-        notes = Path('/sys/kernel/notes').read_bytes()
-    except OSError:
-        notes = b''
-    if want and bytes.fromhex(want) not in notes:
-        raise error(f'the running kernel ({platform.release()}) is not the kernel '
-                    f'built in {tree.objtree} (build-ids differ)',
-                    hint='run it in QEMU with --vm, or boot that kernel')
+def _run_request(args: argparse.Namespace, params: str) -> pipeline.RunRequest:
+    return pipeline.RunRequest(command=args.command, output=args.output, vm=args.vm,
+                               timeout=args.timeout, vm_console=args.vm_console,
+                               preload=args.vm_preload, params=params, target=args.target)

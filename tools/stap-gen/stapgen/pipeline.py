@@ -10,9 +10,10 @@ symbol table and its DWARF are opened once, when a step first needs them.
 from __future__ import annotations
 
 import platform
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 from elftools.common.exceptions import ELFError
 
@@ -59,6 +60,19 @@ class Parsed:
 class Placed:
     parsed: Parsed
     probes: List[Probe]
+
+
+@dataclass
+class RunRequest:
+    """How to run a built module: in QEMU or on the live kernel."""
+    command: Optional[str] = None       # -c CMD
+    output: Optional[Path] = None       # -o FILE (else standard output)
+    vm: bool = False
+    timeout: Optional[float] = None     # default: none live, 60 s in a VM
+    vm_console: Optional[Path] = None
+    preload: List[Path] = field(default_factory=list)
+    params: str = ''                    # module parameters (-G)
+    target: Optional[int] = None        # -x PID
 
 
 @dataclass
@@ -142,6 +156,27 @@ class Pipeline:
             need += [k for k in p.kconfig() if k not in need]
         return need
 
+    def listing(self, point: str, variables: bool) -> List[str]:
+        """-l/-L: the probe points point matches (with their target variables)."""
+        from .codegen.generate import Sites
+        from .codegen.targets import type_list
+        from .elf.scopes import Unavailable
+        src = Source('<-l>', f'probe {point} {{}}')
+        script = parser.parse(src)
+        found = self.resolve(Parsed(src, script, semantic.Program(script, {}, []))).probes
+        if not variables:
+            return sorted({p.pp for p in found})
+        sites = Sites(found, self.symbols()[1])
+        lines = set()
+        for p in found:
+            text = p.pp
+            try:
+                text += ' ' + type_list(sites.site(p))
+            except Unavailable:
+                pass
+            lines.add(text.rstrip())
+        return sorted(lines)
+
     def generate(self, placed: Placed, module: str) -> Generated:
         if self.options.vmlinux is not None:
             raise error('--vmlinux stops at -p2: building a module needs a kernel tree (-r)')
@@ -169,3 +204,58 @@ class Pipeline:
         from .run import kbuild
         return kbuild.build_many(self.tree(), {g.module: g.c_text for g in gens}, dest,
                                  self.template_dirs())
+
+    def run(self, ko: Path, req: RunRequest) -> int:
+        """Load ko, run the script until it or req.command ends; its exit status.
+        Backtraces in the output are symbolized from the tree."""
+        from .run.symbolize import ExpandingWriter
+        tree = self.tree()
+        params = ' '.join(p for p in (param('stp_tree', str(tree.objtree)), req.params) if p)
+        raw: BinaryIO = req.output.open('wb') if req.output else sys.stdout.buffer
+        out: Any = ExpandingWriter(raw, tree.vmlinux)
+        try:
+            if req.vm:
+                return self._run_vm(ko, req, params, out)
+            from .run import runner
+            self._check_live_kernel()
+            try:
+                return runner.run(ko, req.command, out, req.timeout, params=params,
+                                  target=req.target)
+            except runner.RunError as e:
+                raise error(str(e)) from None
+        finally:
+            out.finish()
+            if req.output:
+                raw.close()
+
+    def _run_vm(self, ko: Path, req: RunRequest, params: str, out: Any) -> int:
+        from .run import vm
+        try:
+            res = vm.run(vm.VMRequest(self.tree().bzimage, ko, req.command,
+                                      timeout=req.timeout or 60.0, console=req.vm_console,
+                                      preload=req.preload, params=params),
+                         out, sys.stderr.buffer, verbose=self.options.verbose > 0)
+        except vm.VMError as e:
+            raise error(str(e)) from None
+        if res.exit_code != 0:
+            print(f'stap-gen: the script failed in the guest (exit {res.exit_code}); '
+                  f'console log: {res.console}', file=sys.stderr)
+        return res.exit_code
+
+    def _check_live_kernel(self) -> None:
+        """The running kernel must be the tree's kernel (same build-id)."""
+        tree = self.tree()
+        want = symbols.load(tree.vmlinux).build_id
+        try:
+            notes = Path('/sys/kernel/notes').read_bytes()
+        except OSError:
+            notes = b''
+        if want and bytes.fromhex(want) not in notes:
+            raise error(f'the running kernel ({platform.release()}) is not the kernel '
+                        f'built in {tree.objtree} (build-ids differ)',
+                        hint='run it in QEMU with --vm, or boot that kernel')
+
+
+def param(name: str, value: str) -> str:
+    """A module parameter NAME=VALUE as insmod takes it."""
+    return f'{name}="{value}"' if ' ' in value else f'{name}={value}'
