@@ -480,8 +480,8 @@ def test_target_outside_dwarf_code_is_refused() -> None:
     script = parse('probe begin { println($x) }')
     probes = Resolver(None).resolve(script)
     with pytest.raises(StapError) as e:
-        codegen.generate(semantic.check(script), probes, 't.stp', 't', template_dirs(),
-                         TEMPLATE_SET, RELEASE, BUILD_ID)
+        codegen.generate(semantic.check(script), probes, 't.stp', 't',
+                         codegen.TreeFacts(template_dirs(), RELEASE, BUILD_ID))
     d = e.value.diagnostics[0]
     assert d.message == ('target variables are not available at this probe point: begin is '
                          'not in code with DWARF (target variables work in kernel.function, '
@@ -579,9 +579,9 @@ def generate(fx: Fixture, name: str) -> str:
     program = semantic.check(script)
     r = resolver(fx)
     probes: List[Probe] = r.resolve(script)
-    return codegen.generate(program, probes, source.name, name, template_dirs(), TEMPLATE_SET,
-                            RELEASE, BUILD_ID, line_directives=True, dwarf=r.dwarf,
-                            symbols=r.symbols, dwarf_index=r.index).text
+    facts = codegen.TreeFacts(template_dirs(), RELEASE, BUILD_ID, r.dwarf, r.symbols, r.index)
+    return codegen.generate(program, probes, source.name, name, facts,
+                            line_directives=True).text
 
 
 def host_paths(fx: Fixture, cache: Path) -> List[str]:

@@ -184,11 +184,10 @@ class Pipeline:
         tree = self.tree()
         dirs = self.template_dirs()
         syms, dwarf = self.symbols()
+        facts = codegen.TreeFacts(dirs, tree.release, syms.build_id, dwarf, syms, self.index)
         c = codegen.generate(placed.parsed.program, placed.probes, placed.parsed.source.name,
-                             module, dirs, dirs[0].name, tree.release, syms.build_id,
-                             self.options.bufsize_mb,
-                             line_directives=self.options.line_directives,
-                             dwarf=dwarf, symbols=syms, dwarf_index=self.index)
+                             module, facts, self.options.bufsize_mb,
+                             line_directives=self.options.line_directives)
         return Generated(placed, module, c.text, dirs)
 
     def build(self, gen: Generated, dest: Path) -> Path:

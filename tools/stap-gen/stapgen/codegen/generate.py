@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import render
 from ..probes.base import Probe
 from ..frontend.semantic import Program
+from ..elf.dwarfindex import Index
 from ..elf.symbols import Dwarf, SymbolTable
 from ..elf.scopes import DwarfFile, Site, TraceSite, Unavailable
 from .limits import DEFAULT_LIMITS
@@ -27,15 +28,27 @@ class ModuleSource:
 FAMILY_ORDER = ('lifecycle', 'kprobe', 'tracepoint', 'timer', 'profile')
 
 
-def generate(program: Program, probes: List[Probe], script_name: str,
-             module: str, template_dirs: List[Path], template_set: str,
-             kernel_release: str, build_id: str = '',
-             bufsize_mb: Optional[int] = None,
-             line_directives: bool = True, dwarf: Optional[Dwarf] = None,
-             symbols: Optional[SymbolTable] = None,
-             dwarf_index: Any = None) -> ModuleSource:
-    sites = Sites(probes, dwarf, dwarf_index)
-    handlers = translate(program, script_name, sites, symbols)
+@dataclass
+class TreeFacts:
+    """What generation takes from the tree (a Pipeline reads them from it;
+    a test can give them without one)."""
+    template_dirs: List[Path]           # the line's set, then common/
+    kernel_release: str
+    build_id: str = ''
+    dwarf: Optional[Dwarf] = None
+    symbols: Optional[SymbolTable] = None
+    dwarf_index: Optional[Callable[[], Index]] = None
+
+    @property
+    def template_set(self) -> str:
+        return self.template_dirs[0].name
+
+
+def generate(program: Program, probes: List[Probe], script_name: str, module: str,
+             tree: TreeFacts, bufsize_mb: Optional[int] = None,
+             line_directives: bool = True) -> ModuleSource:
+    sites = Sites(probes, tree.dwarf, tree.dwarf_index)
+    handlers = translate(program, script_name, sites, tree.symbols)
     targeted = {ps.index for ps in program.probes if ps.uses_targets}
     handler_of = {r.index: Sites.key(r) if r.handler in targeted else str(r.handler)
                   for r in probes}
@@ -56,11 +69,11 @@ def generate(program: Program, probes: List[Probe], script_name: str,
         'module': module,
         'script_name': Path(script_name).name,
         'script_path': script_name,
-        'template_set': template_set,
-        'kernel_release': kernel_release,
-        'build_id': build_id,
-        'build_id_bytes': ', '.join(f'0x{build_id[i:i + 2]}'
-                                    for i in range(0, len(build_id), 2)),
+        'template_set': tree.template_set,
+        'kernel_release': tree.kernel_release,
+        'build_id': tree.build_id,
+        'build_id_bytes': ', '.join(f'0x{tree.build_id[i:i + 2]}'
+                                    for i in range(0, len(tree.build_id), 2)),
         'limits': sorted(limits.items()),
         'handlers': handlers,
         'exported_vars': sorted({v for h in handlers for v in h.exported}),
@@ -69,7 +82,7 @@ def generate(program: Program, probes: List[Probe], script_name: str,
         'globals': global_decls(program),
         'families': families,
     }
-    text = render.render(template_dirs, 'module.c.j2', context, line_directives)
+    text = render.render(tree.template_dirs, 'module.c.j2', context, line_directives)
     return ModuleSource(module, text)
 
 
