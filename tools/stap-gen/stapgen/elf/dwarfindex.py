@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, Optional, Protocol, Tuple
 
 from . import dwarfscan
 from .. import paths
@@ -511,7 +511,37 @@ class ScanIndex:
         return self.whole().inline_sites()
 
 
-Index = Union[DwarfIndex, ScanIndex]
+class Index(Protocol):
+    """The name side of the DWARF layer (symbols.Dwarf is the address side):
+    what the whole index (DwarfIndex) and the one-name scan (ScanIndex)
+    both answer, the scan building the whole index when a question needs it."""
+
+    def functions(self, name: str) -> List[Func]:
+        """The out-of-line definitions of name."""
+
+    def function_at(self, addr: int) -> Optional[Func]:
+        """The out-of-line function starting at addr."""
+
+    def function_in_file(self, file: str) -> Optional[int]:
+        """The address of some function of a source file (to find its unit)."""
+
+    def inlines(self, name: str) -> List[Inline]:
+        """Every inlined instance of name."""
+
+    def names(self, pattern: str) -> List[str]:
+        """The function names matching a glob."""
+
+    def type_die(self, name: str) -> Optional[int]:
+        """The DIE offset of a complete type ('struct x', a typedef)."""
+
+    def iter_all_names(self) -> Iterator[str]:
+        """Every function name."""
+
+    def all_functions(self) -> dict:
+        """Every out-of-line function, by address (listings)."""
+
+    def inline_sites(self) -> dict:
+        """Every inlined declaration site, by name (listings)."""
 
 # scans started ahead of need, by index file: their answers land in its memo
 _prefetching: dict = {}
