@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.dwarf.locationlists import LocationExpr, LocationParser
 
-from .symbols import Dwarf, follow_origin
+from .symbols import Dwarf, address_entries, follow_origin
 
 SCOPE_TAGS = ('DW_TAG_lexical_block', 'DW_TAG_inlined_subroutine')
 VAR_TAGS = ('DW_TAG_formal_parameter', 'DW_TAG_variable')
@@ -446,22 +446,12 @@ class Site:
             raise Unavailable(f'${v.name} is optimized out ({self.where()})')
         assert self.file._loc_parser is not None
         parsed = self.file._loc_parser.parse_from_attribute(attr, self.cu['version'], d)
+        raw: Any
         if isinstance(parsed, LocationExpr):
             raw = parsed.loc_expr
         else:
-            raw = None
-            base = _attr(self.cu.get_top_DIE(), 'DW_AT_low_pc') or 0
-            e: Any
-            for e in parsed:
-                if hasattr(e, 'base_address'):
-                    base = e.base_address
-                elif hasattr(e, 'begin_offset'):
-                    absolute = getattr(e, 'is_absolute', False)
-                    lo = e.begin_offset if absolute else base + e.begin_offset
-                    hi = e.end_offset if absolute else base + e.end_offset
-                    if lo <= self.pc < hi:
-                        raw = e.loc_expr
-                        break
+            raw = next((e.loc_expr for lo, hi, e in address_entries(self.cu, parsed)
+                        if lo <= self.pc < hi), None)
             if raw is None:
                 raise Unavailable(f'${v.name} is optimized out at {self.where()}')
         return self._compile(self.file.expr(raw), v.name)

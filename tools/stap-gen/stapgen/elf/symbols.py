@@ -377,6 +377,21 @@ def follow_origin(die: Any, need: Tuple[str, ...] = ('DW_AT_name',)) -> Any:
     return die
 
 
+def address_entries(cu: Any, entries: Any) -> Iterator[Tuple[int, int, Any]]:
+    """(lo, hi, entry) of each entry of a range or location list, its base
+    address the unit's low_pc until a base-address entry changes it."""
+    low = cu.get_top_DIE().attributes.get('DW_AT_low_pc')
+    base = low.value if low is not None else 0
+    for e in entries:
+        if hasattr(e, 'base_address'):
+            base = e.base_address
+        elif hasattr(e, 'begin_offset'):
+            absolute = getattr(e, 'is_absolute', False)
+            lo = e.begin_offset if absolute else base + e.begin_offset
+            hi = e.end_offset if absolute else base + e.end_offset
+            yield lo, hi, e
+
+
 class Dwarf:
     """The DWARF of one ELF file through pyelftools, read lazily: the units
     by address (.debug_aranges), their functions, line rows and the address
@@ -424,18 +439,7 @@ class Dwarf:
             return []
         entries = self._dwarf().range_lists().get_range_list_at_offset(
             a['DW_AT_ranges'].value, cu=cu)
-        low = cu.get_top_DIE().attributes.get('DW_AT_low_pc')
-        base = low.value if low is not None else 0
-        out = []
-        for e in entries:
-            if hasattr(e, 'base_address'):
-                base = e.base_address
-            elif hasattr(e, 'begin_offset'):
-                absolute = getattr(e, 'is_absolute', False)
-                lo = e.begin_offset if absolute else base + e.begin_offset
-                hi = e.end_offset if absolute else base + e.end_offset
-                out.append((lo, hi))
-        return out
+        return [(lo, hi) for lo, hi, _ in address_entries(cu, entries)]
 
     def function_decl(self, addr: int) -> Optional[SourceLoc]:
         """decl_file:decl_line of the subprogram whose code starts at addr."""
