@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple
 
 from ..diag import Pos, StapError, error
-from ..elf.scopes import CType, DwarfFile, Loc, Member, Site, Types, Unavailable, _name, _type_die
+from ..elf.locexpr import Loc, Unavailable
+from ..elf.scopes import DwarfFile, Site
+from ..elf.types import CType, Member, Types, _name, _type_die
 from ..frontend import nodes as n
 
 MAX_PRETTY_MEMBERS = 24

@@ -1,216 +1,31 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Scopes, variables and types at a probe address, from the tree's DWARF.
+"""Scopes and variables at a probe address, from the tree's DWARF.
 
 A probe point's address (its link-time pc, known from the resolver) picks a
 scope in the tree's DWARF: the out-of-line function, or the inlined
 instance, with the lexical blocks that contain the pc.  Every variable of
 that scope has a type (DW_AT_type) and a location valid at the pc (an
-expression, or one entry of a location list).  The location is compiled
-here into C over the runtime's helpers (codegen.targets binds script
-expressions to it):
-
-  stp_dwreg(c, N)                 DWARF register N of the probe's pt_regs
-  stp_deref(c, addr, size, sign)  a fault-safe read; a bad address is a
-                                  script error, never an oops
-  stp_trunc(value, size, sign)    a register value cut to the type's size
-  stp_bitfield(c, addr, ...)      a bitfield member
-
-Nothing here is a kernel fact: the register numbers are the psABI's, the
-offsets and sizes are the tree's DWARF.  The generated C never holds a
-kernel address: locations are relative to registers and the frame, and a
-variable that lives at a fixed address (DW_OP_addr) is refused.
+expression, or one entry of a location list), compiled into C by
+locexpr; its type is a CType (types).  The frame's CFA comes from the
+call-frame information.  codegen.targets binds script expressions to
+what a Site offers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.dwarf.locationlists import LocationExpr, LocationParser
 
-from .symbols import Dwarf, address_entries, follow_origin
+from .locexpr import Loc, Unavailable, _c_int, compile_location
+from .symbols import Dwarf, address_entries
+from .types import CType, Types, _attr, _is_below, _name, _origin, _type_die
 
 SCOPE_TAGS = ('DW_TAG_lexical_block', 'DW_TAG_inlined_subroutine')
 VAR_TAGS = ('DW_TAG_formal_parameter', 'DW_TAG_variable')
 
-
-class Unavailable(Exception):
-    """A variable that exists but cannot be read at this pc."""
-
-
-# -- types ------------------------------------------------------------------------
-
-@dataclass
-class CType:
-    kind: str               # base enum pointer struct union array func void
-    name: str               # as -L prints it: "char const*", "struct file*"
-    size: int = 0
-    signed: bool = False
-    target: Optional['CType'] = None    # pointee, element, or return type
-    count: int = 0                      # array elements (0: unknown)
-    die: Any = None
-    is_char: bool = False
-
-    @property
-    def composite(self) -> bool:
-        return self.kind in ('struct', 'union')
-
-
-@dataclass
-class Member:
-    name: str
-    offset: int
-    ctype: CType
-    bit_size: int = 0
-    bit_offset: int = 0     # from the start of the member's byte offset
-
-
-def _attr(die: Any, name: str) -> Any:
-    a = die.attributes.get(name)
-    return a.value if a is not None else None
-
-
-def _name(die: Any) -> str:
-    v = _attr(die, 'DW_AT_name')
-    return v.decode(errors='replace') if isinstance(v, bytes) else (v or '')
-
-
-def _origin(die: Any) -> Any:
-    """The DIE that carries a concrete DIE's name and type."""
-    return follow_origin(die)
-
-
-def _is_below(d: Any, ancestor: Any) -> bool:
-    p = d.get_parent()
-    while p is not None:
-        if p.offset == ancestor.offset:
-            return True
-        p = p.get_parent()
-    return False
-
-
-def _type_die(die: Any) -> Any:
-    return die.get_DIE_from_attribute('DW_AT_type') if 'DW_AT_type' in die.attributes \
-        else None
-
-
-class Types:
-    """CType for DWARF type DIEs, cached by DIE offset."""
-
-    def __init__(self) -> None:
-        self._cache: Dict[int, CType] = {}
-
-    def of(self, die: Any) -> CType:
-        if die is None:
-            return CType('void', 'void')
-        hit = self._cache.get(die.offset)
-        if hit is None:
-            hit = self._cache[die.offset] = CType('void', '?')   # recursion guard
-            built = self._build(die)
-            hit.__dict__.update(built.__dict__)
-        return hit
-
-    def _build(self, die: Any) -> CType:
-        tag = die.tag
-        if tag in ('DW_TAG_typedef', 'DW_TAG_const_type', 'DW_TAG_volatile_type',
-                   'DW_TAG_restrict_type', 'DW_TAG_atomic_type'):
-            inner = self.of(_type_die(die))
-            t = CType(**{**inner.__dict__})
-            if tag == 'DW_TAG_typedef':
-                t.name = _name(die)
-            elif tag == 'DW_TAG_const_type':
-                t.name = inner.name + ' const'
-            elif tag == 'DW_TAG_volatile_type':
-                t.name = inner.name + ' volatile'
-            return t
-        if tag == 'DW_TAG_base_type':
-            enc = _attr(die, 'DW_AT_encoding') or 0
-            # DW_ATE_signed 5, signed_char 6, float 4, boolean 2, unsigned_char 8
-            return CType('base' if enc != 4 else 'float', _name(die),
-                         _attr(die, 'DW_AT_byte_size') or 0, enc in (5, 6), die=die,
-                         is_char=enc in (6, 8))
-        if tag == 'DW_TAG_enumeration_type':
-            inner = _type_die(die)
-            signed = self.of(inner).signed if inner is not None else False
-            return CType('enum', f'enum {_name(die)}'.rstrip(),
-                         _attr(die, 'DW_AT_byte_size') or 4, signed, die=die)
-        if tag == 'DW_TAG_pointer_type':
-            target = self.of(_type_die(die))
-            name = target.name + '*'
-            if target.kind == 'func':
-                name = f'{target.target.name if target.target else "void"} (*)()'
-            return CType('pointer', name, _attr(die, 'DW_AT_byte_size') or 8,
-                         target=target, die=die)
-        if tag in ('DW_TAG_structure_type', 'DW_TAG_union_type', 'DW_TAG_class_type'):
-            kind = 'union' if tag == 'DW_TAG_union_type' else 'struct'
-            nm = _name(die)
-            return CType(kind, f'{kind} {nm}' if nm else f'{kind} {{...}}',
-                         _attr(die, 'DW_AT_byte_size') or 0, die=die)
-        if tag == 'DW_TAG_array_type':
-            elem = self.of(_type_die(die))
-            count = 0
-            for sub in die.iter_children():
-                if sub.tag == 'DW_TAG_subrange_type':
-                    if 'DW_AT_count' in sub.attributes:
-                        count = _attr(sub, 'DW_AT_count')
-                    elif isinstance(_attr(sub, 'DW_AT_upper_bound'), int):
-                        count = _attr(sub, 'DW_AT_upper_bound') + 1
-                    break
-            return CType('array', f'{elem.name}[{count or ""}]', elem.size * count,
-                         target=elem, count=count, die=die)
-        if tag == 'DW_TAG_subroutine_type':
-            return CType('func', 'function', target=self.of(_type_die(die)), die=die)
-        return CType('void', _name(die) or 'void', die=die)
-
-    def members(self, t: CType) -> List[Member]:
-        """t's members, anonymous structs and unions flattened into it."""
-        out: List[Member] = []
-        if not t.composite or t.die is None:
-            return out
-        for m in t.die.iter_children():
-            if m.tag != 'DW_TAG_member':
-                continue
-            mt = self.of(_type_die(m))
-            off = _member_offset(m)
-            bit_size = _attr(m, 'DW_AT_bit_size') or 0
-            bit_off = 0
-            if bit_size:
-                if 'DW_AT_data_bit_offset' in m.attributes:
-                    dbo = _attr(m, 'DW_AT_data_bit_offset')
-                    off, bit_off = dbo // 8, dbo % 8
-                elif 'DW_AT_bit_offset' in m.attributes:     # DWARF 2-4, big-endian bits
-                    storage = _attr(m, 'DW_AT_byte_size') or mt.size
-                    bit_off = storage * 8 - _attr(m, 'DW_AT_bit_offset') - bit_size
-            name = _name(m)
-            if not name and mt.composite:
-                out += [Member(x.name, off + x.offset, x.ctype, x.bit_size, x.bit_offset)
-                        for x in self.members(mt)]
-                continue
-            out.append(Member(name, off, mt, bit_size, bit_off))
-        return out
-
-
-def _member_offset(m: Any) -> int:
-    v = _attr(m, 'DW_AT_data_member_location')
-    if isinstance(v, int):
-        return v
-    if isinstance(v, list) and len(v) >= 2 and v[0] == 0x23:     # DW_OP_plus_uconst
-        return _uleb(bytes(v[1:]))
-    return 0
-
-
-def _uleb(data: bytes) -> int:
-    result = shift = 0
-    for b in data:
-        result |= (b & 0x7f) << shift
-        shift += 7
-        if not b & 0x80:
-            break
-    return result
-
-
-# -- scopes and variables --------------------------------------------------------------
 
 @dataclass
 class Variable:
@@ -218,25 +33,6 @@ class Variable:
     die: Any
     ctype: CType
     is_param: bool
-
-
-@dataclass
-class Loc:
-    """Where a value is: 'mem' (c is its address), 'value' (c is the value),
-    or 'pieces': a struct the compiler split (DW_OP_piece), each piece
-    (offset, size, where, or None when that part is optimized out)."""
-    kind: str
-    c: str
-    pieces: Optional[List[Tuple[int, int, Optional['Loc']]]] = None
-
-
-def _u64(v: int) -> int:
-    return v & ((1 << 64) - 1)
-
-
-def _c_int(v: int) -> str:
-    v = _u64(v)
-    return f'{v:#x}ULL'
 
 
 class DwarfFile:
@@ -433,6 +229,9 @@ class Site:
     def where(self) -> str:
         return f'{self.func} at pc {self.pc:#x}'
 
+    def cfa(self) -> str:
+        return self.file.cfa(self.pc)
+
     def location(self, v: Variable) -> Loc:
         """Where v is at this pc; Unavailable if the compiler did not keep it."""
         d = v.die
@@ -467,114 +266,7 @@ class Site:
         return loc.c
 
     def _compile(self, ops: List[Any], what: str) -> Loc:
-        """A DWARF location expression as C, evaluated at probe time."""
-        stack: List[str] = []
-        pieces: List[Tuple[Optional[Loc], int]] = []
-        result: Optional[Loc] = None
-
-        def pop() -> str:
-            if not stack:
-                raise Unavailable(f'malformed DWARF expression for {what}')
-            return stack.pop()
-
-        binary = {'DW_OP_plus': '+', 'DW_OP_minus': '-', 'DW_OP_mul': '*',
-                  'DW_OP_and': '&', 'DW_OP_or': '|', 'DW_OP_xor': '^',
-                  'DW_OP_shl': '<<', 'DW_OP_shr': '>>'}
-        for op in ops:
-            name, args = op.op_name, op.args
-            if name.startswith('DW_OP_reg'):
-                regno = args[0] if name == 'DW_OP_regx' else int(name[9:])
-                result = Loc('value', f'stp_dwreg(c, {regno})')
-            elif name.startswith('DW_OP_breg'):
-                regno, off = (args[0], args[1]) if name == 'DW_OP_bregx' \
-                    else (int(name[10:]), args[0])
-                stack.append(f'((u64)stp_dwreg(c, {regno}) + {_c_int(off)})')
-            elif name == 'DW_OP_fbreg':
-                stack.append(f'((u64){self._frame_base()} + {_c_int(args[0])})')
-            elif name == 'DW_OP_call_frame_cfa':
-                stack.append(self.file.cfa(self.pc))
-            elif name.startswith('DW_OP_lit'):
-                stack.append(_c_int(int(name[9:])))
-            elif name.startswith('DW_OP_const') and args:
-                stack.append(_c_int(args[0]))
-            elif name == 'DW_OP_plus_uconst':
-                stack.append(f'({pop()} + {_c_int(args[0])})')
-            elif name in binary:
-                b, a = pop(), pop()
-                stack.append(f'((u64)({a}) {binary[name]} (u64)({b}))')
-            elif name == 'DW_OP_shra':
-                b, a = pop(), pop()
-                stack.append(f'(u64)((s64)({a}) >> ({b}))')
-            elif name == 'DW_OP_neg':
-                stack.append(f'(u64)(-(s64)({pop()}))')
-            elif name == 'DW_OP_not':
-                stack.append(f'(~(u64)({pop()}))')
-            elif name == 'DW_OP_deref':
-                stack.append(f'stp_deref(c, {pop()}, 8, 0)')
-            elif name == 'DW_OP_deref_size':
-                stack.append(f'stp_deref(c, {pop()}, {args[0]}, 0)')
-            elif name == 'DW_OP_dup':
-                top = pop()
-                stack += [top, top]
-            elif name == 'DW_OP_drop':
-                pop()
-            elif name == 'DW_OP_swap':
-                b, a = pop(), pop()
-                stack += [b, a]
-            elif name == 'DW_OP_over':
-                if len(stack) < 2:
-                    raise Unavailable(f'malformed DWARF expression for {what}')
-                stack.append(stack[-2])
-            elif name == 'DW_OP_stack_value':
-                result = Loc('value', pop())
-            elif name == 'DW_OP_implicit_value':
-                data = bytes(args[0])
-                if len(data) > 8:
-                    raise Unavailable(f'${what} is a {len(data)}-byte constant')
-                result = Loc('value', _c_int(int.from_bytes(data, 'little')))
-            elif name in ('DW_OP_entry_value', 'DW_OP_GNU_entry_value'):
-                sub = args[0]
-                if not self.at_entry or len(sub) != 1 or \
-                        not sub[0].op_name.startswith('DW_OP_reg'):
-                    raise Unavailable(f'${what} is known here only as its value at the '
-                                      f'function entry, which cannot be recovered at '
-                                      f'{self.where()}')
-                regno = sub[0].args[0] if sub[0].op_name == 'DW_OP_regx' \
-                    else int(sub[0].op_name[9:])
-                stack.append(f'(u64)stp_dwreg(c, {regno})')
-            elif name == 'DW_OP_piece':
-                if result is None and stack:
-                    result = Loc('mem', pop())
-                pieces.append((result, args[0]))   # (None: that part is optimized out)
-                result = None
-            elif name == 'DW_OP_addr':
-                raise Unavailable(f'${what} lives at a fixed address (a static variable);'
-                                  ' reading it would embed a kernel address')
-            else:
-                raise Unavailable(f'${what}: DWARF operation {name} is not supported')
-        if pieces:
-            return self._join_pieces(pieces, what)
-        if result is not None:
-            return result
-        if not stack:
-            raise Unavailable(f'${what} is optimized out at {self.where()}')
-        return Loc('mem', stack[-1])
-
-    def _join_pieces(self, pieces: List[Tuple[Optional[Loc], int]], what: str) -> Loc:
-        if sum(size for _, size in pieces) > 8 or any(loc is None for loc, _ in pieces):
-            # a struct in several registers: its members are read piece by piece
-            out, off = [], 0
-            for loc, size in pieces:
-                out.append((off, size, loc))
-                off += size
-            return Loc('pieces', '', out)
-        parts, shift = [], 0
-        for loc, size in pieces:
-            assert loc is not None
-            val = loc.c if loc.kind == 'value' else f'stp_deref(c, {loc.c}, {size}, 0)'
-            parts.append(f'((stp_trunc({val}, {size}, 0)) << {shift * 8})')
-            shift += size
-        return Loc('value', '(' + ' | '.join(parts) + ')')
+        return compile_location(self, ops, what)
 
 
 class TraceSite(Site):
