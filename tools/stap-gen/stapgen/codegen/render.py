@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 """Render the module's C from kernel-templates/ with jinja2.
 
 A tree's template set is a directory named after its VERSION.PATCHLEVEL
