@@ -90,6 +90,7 @@ class Pipeline:
         self._symbols: Optional[symbols.SymbolTable] = None
         self._dwarf: Optional[symbols.Dwarf] = None
         self._prefetch: List[str] = []
+        self._index: Optional[dwarfindex.Index] = None
 
     # -- the tree and what is read from it, opened on first use ------------------------
     @property
@@ -119,11 +120,15 @@ class Pipeline:
         return self._symbols, self._dwarf
 
     def index(self) -> dwarfindex.Index:
-        vmlinux = self.vmlinux()
-        try:
-            return dwarfindex.open_index(vmlinux, self.symbols()[0].build_id)
-        except (OSError, ValueError) as e:
-            raise error(f'cannot index the DWARF of {vmlinux}: {e}') from None
+        """The DWARF index, opened once: resolution and generation share what
+        it has scanned."""
+        if self._index is None:
+            vmlinux = self.vmlinux()
+            try:
+                self._index = dwarfindex.open_index(vmlinux, self.symbols()[0].build_id)
+            except (OSError, ValueError) as e:
+                raise error(f'cannot index the DWARF of {vmlinux}: {e}') from None
+        return self._index
 
     def template_dirs(self) -> List[Path]:
         """The tree's template set, then common/: a set overrides by file."""
