@@ -48,10 +48,11 @@ check: trees
 test-unit: setup
 	$(Q)$(PY) -m pytest -q -m 'not kernel' tests
 
-# make stap SCRIPT=foo.stp [KDIR=...] [RUN=vm|1] [MODNAME=...]
+# make stap SCRIPT=foo.stp [ARGS='...'] [KDIR=...] [RUN=vm|1] [MODNAME=...]: foo.ko
 stap:
 ifeq ($(SCRIPT),)
-	$(error usage: make stap SCRIPT=foo.stp [KDIR=kernel build tree] [RUN=vm|1] [MODNAME=module])
+	$(error usage: make stap SCRIPT=foo.stp [ARGS='...'] [KDIR=kernel build tree] [RUN=vm|1] [MODNAME=module])
 endif
-	$(Q)$(STAPGEN) $(if $(KDIR),-r $(KDIR)) $(if $(MODNAME),-m $(MODNAME)) \
-		$(if $(filter vm,$(RUN)),--vm,$(if $(RUN),-p5,-p4)) $(if $(V:0=),-v) $(SCRIPT)
+	$(Q)$(STAPGEN) $(if $(KDIR),-r $(KDIR)) \
+		-m $(or $(MODNAME),$(subst -,_,$(subst .,_,$(basename $(notdir $(SCRIPT)))))) \
+		$(if $(filter vm,$(RUN)),--vm,$(if $(RUN),-p5,-p4)) $(if $(V:0=),-v) $(SCRIPT) $(ARGS)

@@ -21,13 +21,19 @@ TOKENS = ['probe', 'begin', 'end', 'global', 'function', 'if', 'else', 'while', 
           ';', '=', '+=', '.=', '++', '--', '<<<', '@count', '@hist_log', '%(', '%?',
           '%:', '%)', '@define', '@X', 'kernel_v', '"6.1"', '"s"', '0', '42', '0x10',
           'x', 'a', 'printf', '"%d\\n"', 'exit', '?', ':', '!', '-', '*', '/', '%',
-          '<', '>=', '==', '&&', '||', '"unterminated', '/*', '*/', '#', '\n', '$x']
+          '<', '>=', '==', '&&', '||', '"unterminated', '/*', '*/', '#', '\n', '$x',
+          # the language of SystemTap's own scripts: arguments, embedded C,
+          # brace groups, wildcards, conditions, wrapping arrays, macros
+          '$1', '@1', '$#', '@#', '$9', '%{', '%}', '%{ x %}', 'never', 'begin(-1)',
+          '{a,b}', 'syscall.*', '*', 'if (x)', 'global a%', '%[', '@sum-', '@a(',
+          '@define f(a) %(', '@f(1)', '$x = 1', 'a[*, 1]', '[*] in a', '%*d']
 FACTS = {'kernel_v': '6.12.0', 'kernel_vr': '6.12.0', 'arch': 'x86_64'}
 
 
-def front_end(text: str) -> None:
+def front_end(text: str, guru: bool = False) -> None:
     try:
-        semantic.check(parser.parse(Source('fuzz.stp', text), lambda k: FACTS.get(k)))
+        semantic.check(parser.parse(Source('fuzz.stp', text), lambda k: FACTS.get(k),
+                                    ['kernel.function("f")', '7']), guru)
     except StapError as e:
         assert str(e)           # a diagnostic that renders
 
@@ -36,6 +42,7 @@ def front_end(text: str) -> None:
 @given(st.lists(st.sampled_from(TOKENS), max_size=60))
 def test_token_soup(tokens: list) -> None:
     front_end(' '.join(tokens))
+    front_end(' '.join(tokens), guru=True)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))

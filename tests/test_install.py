@@ -58,6 +58,11 @@ def test_install_use_uninstall(kdir: Path, tmp_path: Path) -> None:
         assert '  STAPGEN intree_opensnoop.c' in r.stderr and '  LD [M]  ' in r.stderr
         assert (kdir / 'intree_opensnoop.ko').exists()
         (kdir / 'intree_opensnoop.ko').unlink()
+        # as kbuild names modules after their source: opensnoop.stp -> opensnoop.ko
+        r = make(kdir, 'stap', 'SCRIPT=tools/stap-gen/examples/opensnoop.stp')
+        assert r.returncode == 0, r.stderr
+        assert (kdir / 'opensnoop.ko').exists()
+        (kdir / 'opensnoop.ko').unlink()
         r = make(kdir, 'stap-check')
         assert r.returncode == 0, r.stdout + r.stderr
         assert r.stdout.startswith('KTAP version 1\n1..1\nok 1 opensnoop.stp\n')

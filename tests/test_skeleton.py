@@ -200,6 +200,18 @@ def test_make_stap(kdir: Path, tmp_path: Path) -> None:
         assert (top / f'{name}.ko').exists()
     finally:
         (top / f'{name}.ko').unlink(missing_ok=True)
+    # without MODNAME the module is named after the script; ARGS are its arguments
+    stem = f'args-{kdir.name.replace(".", "_")}'
+    script = write(tmp_path, f'{stem}.stp', 'probe begin { printf("%s\\n", @1); exit() }\n')
+    ko = top / f'{stem.replace("-", "_")}.ko'
+    try:
+        r = subprocess.run(['make', '-s', '-C', str(top), 'stap', f'SCRIPT={script}',
+                            f'KDIR={kdir}', 'ARGS=hello-from-args'], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, r.stderr
+        assert b'hello-from-args' in ko.read_bytes()
+    finally:
+        ko.unlink(missing_ok=True)
 
 
 def _tampered_module(kdir: Path, tmp_path: Path, script: str, old: str, new: str) -> Path:
@@ -265,3 +277,31 @@ def test_set_globals_at_load(kdir: Path, tmp_path: Path) -> None:
     for bad, why in (('x=1', 'bad -G'), ('n=ten', "'n' is a number")):
         r = stapgen('-r', str(kdir), '-p2', '-G', bad, str(script))
         assert r.returncode != 0 and why in r.stderr
+
+
+EMBEDDED_TYPO = '''# an error in embedded C
+function twice:long (v:long) %{
+	STAP_RETVALUE = 2 * STAP_ARG_v;
+	STAP_RETVALUE += undeclared_thing;
+%}
+probe begin { print(twice(1)); exit() }
+'''
+
+
+def test_embedded_c_compile_error_points_at_script_line(kdir: Path, tmp_path: Path) -> None:
+    """A compiler error in a script's embedded C names the script's line."""
+    script = write(tmp_path, 'typo.stp', EMBEDDED_TYPO)
+    r = _p4_in_empty_dir(tmp_path, '-r', str(kdir), '-p4', '-g', str(script))
+    assert re.search(rf'{re.escape(str(script))}:4:\d+: error: .undeclared_thing. undeclared',
+                     r.stderr), r.stderr
+    (tmp_path / 'b').mkdir()
+    r = _p4_in_empty_dir(tmp_path / 'b', '-r', str(kdir), '-p4', str(script))
+    assert f'{script}:2:10: error: function \'twice\' in embedded C needs guru mode (-g)' \
+        in r.stderr
+
+
+def test_target_write_without_guru_mode(kdir: Path, tmp_path: Path) -> None:
+    r = _p4_in_empty_dir(tmp_path, '-r', str(kdir), '-p4', '-e',
+                         'probe kernel.function("do_sys_openat2") { $dfd = 1 }')
+    assert "<command line>:1:43: error: writing to the target variable '$dfd' needs " \
+           'guru mode (-g)' in r.stderr

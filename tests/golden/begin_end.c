@@ -158,29 +158,31 @@ union stp_locals {
 #line 86 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
+#include "runtime/embedded.h"
+#line 95 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 94 "kernel-templates/common/module.c.j2"
+#line 101 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_by_key;
-#line 102 "kernel-templates/common/module.c.j2"
+#line 109 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_by_key_lock);
-#line 92 "kernel-templates/common/module.c.j2"
+#line 99 "kernel-templates/common/module.c.j2"
 static struct stp_map stp_g_counts;
-#line 102 "kernel-templates/common/module.c.j2"
+#line 109 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_counts_lock);
-#line 96 "kernel-templates/common/module.c.j2"
+#line 103 "kernel-templates/common/module.c.j2"
 static struct stp_agg stp_g_lat;
-#line 102 "kernel-templates/common/module.c.j2"
+#line 109 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_lat_lock);
-#line 100 "kernel-templates/common/module.c.j2"
+#line 107 "kernel-templates/common/module.c.j2"
 static s64 stp_g_top;
-#line 102 "kernel-templates/common/module.c.j2"
+#line 109 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_top_lock);
-#line 100 "kernel-templates/common/module.c.j2"
+#line 107 "kernel-templates/common/module.c.j2"
 static s64 stp_g_total;
-#line 102 "kernel-templates/common/module.c.j2"
+#line 109 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_total_lock);
-#line 104 "kernel-templates/common/module.c.j2"
+#line 111 "kernel-templates/common/module.c.j2"
 
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
@@ -193,51 +195,51 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 117 "kernel-templates/common/module.c.j2"
+#line 124 "kernel-templates/common/module.c.j2"
 static char *stp_param_top;
 module_param_named(top, stp_param_top, charp, 0);
 MODULE_PARM_DESC(top, "the script's global 'top' (long)");
-#line 117 "kernel-templates/common/module.c.j2"
+#line 124 "kernel-templates/common/module.c.j2"
 static char *stp_param_total;
 module_param_named(total, stp_param_total, charp, 0);
 MODULE_PARM_DESC(total, "the script's global 'total' (long)");
-#line 121 "kernel-templates/common/module.c.j2"
+#line 128 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 131 "kernel-templates/common/module.c.j2"
+#line 141 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_by_key, "by_key", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 128 "kernel-templates/common/module.c.j2"
+#line 135 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_map_init(&stp_g_counts, "counts", "s",
 				  STP_LONG, MAXMAPENTRIES, 0);
-#line 134 "kernel-templates/common/module.c.j2"
+#line 148 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_agg_init(&stp_g_lat);
-#line 138 "kernel-templates/common/module.c.j2"
+#line 152 "kernel-templates/common/module.c.j2"
 	stp_g_top = 3LL;
-#line 142 "kernel-templates/common/module.c.j2"
+#line 156 "kernel-templates/common/module.c.j2"
 	if (stp_param_top)
-#line 144 "kernel-templates/common/module.c.j2"
+#line 158 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
-#line 142 "kernel-templates/common/module.c.j2"
+#line 156 "kernel-templates/common/module.c.j2"
 	if (stp_param_total)
-#line 144 "kernel-templates/common/module.c.j2"
+#line 158 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
-#line 149 "kernel-templates/common/module.c.j2"
+#line 163 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 155 "kernel-templates/common/module.c.j2"
+#line 169 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_by_key);
-#line 155 "kernel-templates/common/module.c.j2"
+#line 169 "kernel-templates/common/module.c.j2"
 	stp_map_free(&stp_g_counts);
-#line 155 "kernel-templates/common/module.c.j2"
+#line 169 "kernel-templates/common/module.c.j2"
 	stp_agg_free(&stp_g_lat);
-#line 157 "kernel-templates/common/module.c.j2"
+#line 171 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -271,22 +273,22 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 194 "kernel-templates/common/module.c.j2"
-static void stp_handler_0(struct stp_context *c);
-#line 194 "kernel-templates/common/module.c.j2"
-static void stp_handler_1(struct stp_context *c);
-#line 192 "kernel-templates/common/module.c.j2"
+#line 208 "kernel-templates/common/module.c.j2"
+static void __maybe_unused stp_handler_0(struct stp_context *c);
+#line 208 "kernel-templates/common/module.c.j2"
+static void __maybe_unused stp_handler_1(struct stp_context *c);
+#line 206 "kernel-templates/common/module.c.j2"
 static s64 stp_fn_square(struct stp_context *c, s64 a_x);
-#line 197 "kernel-templates/common/module.c.j2"
+#line 211 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 200 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 	{ .pp = "begin", .func = "", .handler = stp_handler_0 },
-#line 200 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_1 },
-#line 202 "kernel-templates/common/module.c.j2"
+#line 216 "kernel-templates/common/module.c.j2"
 };
-#line 204 "kernel-templates/common/module.c.j2"
+#line 218 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -299,7 +301,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 217 "kernel-templates/common/module.c.j2"
+#line 231 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -307,24 +309,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 220 "kernel-templates/common/module.c.j2"
+#line 234 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 226 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 229 "kernel-templates/common/module.c.j2"
+#line 243 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 234 "kernel-templates/common/module.c.j2"
+#line 248 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 239 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -359,31 +361,31 @@ static void stp_handler_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 243 "kernel-templates/common/module.c.j2"
+#line 257 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 247 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 }
-#line 226 "kernel-templates/common/module.c.j2"
+#line 240 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 229 "kernel-templates/common/module.c.j2"
+#line 243 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 234 "kernel-templates/common/module.c.j2"
+#line 248 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 239 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:17:2"))
 		goto out;
 	{
-		u32 n0 = stp_map_sort(&stp_g_counts, -1, 1), i0;
+		u32 n0 = stp_map_sort(&stp_g_counts, -1, 1, STP_STAT_COUNT), i0;
 		s64 limit0 = stp_g_top;
 
 		for (i0 = 0; i0 < n0 && i0 < limit0; i0++) {
@@ -411,7 +413,7 @@ static void stp_handler_1(struct stp_context *c)
 		goto out;
 	stp_pmap_aggregate(c, &stp_g_by_key);
 	{
-		u32 n0 = stp_map_sort(&stp_g_by_key.agg, 0, 0), i0;
+		u32 n0 = stp_map_sort(&stp_g_by_key.agg, 0, 0, STP_STAT_COUNT), i0;
 
 		for (i0 = 0; i0 < n0; i0++) {
 			struct stp_map_entry *e0 = stp_g_by_key.agg.sorted[i0];
@@ -458,9 +460,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 243 "kernel-templates/common/module.c.j2"
+#line 257 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 247 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -522,7 +524,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 262 "kernel-templates/common/module.c.j2"
+#line 276 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

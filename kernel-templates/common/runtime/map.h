@@ -4,7 +4,8 @@
  *
  * Every entry is preallocated when the module loads (MAXMAPENTRIES, or
  * the size the script declared), so a probe never allocates: a full
- * array is a script error, never a failed allocation in probe context.
+ * array is a script error, never a failed allocation in probe context,
+ * unless it wraps (global a%): then the oldest entry makes room.
  * Keys are tuples of up to STP_MAXKEYS longs and strings; an entry stores
  * each key slot and the value inline, at offsets fixed per array.  The
  * caller holds the array's global lock.
@@ -34,6 +35,7 @@ struct stp_map {
 	u32 nhist;			/* STP_STAT values: histogram buckets kept */
 	u32 maxentries;
 	u32 count;
+	bool wrap;			/* full: replace the oldest entry */
 	size_t esize;
 	size_t koff[STP_MAXKEYS];
 	size_t voff;
@@ -175,6 +177,12 @@ static __maybe_unused struct stp_map_entry *stp_map_insert(struct stp_context *c
 	e = stp_map_find(m, k, hash);
 	if (e)
 		return e;
+	if (list_empty(&m->free) && m->wrap && !list_empty(&m->live)) {
+		e = list_first_entry(&m->live, struct stp_map_entry, lnode);
+		hlist_del(&e->hnode);
+		list_move(&e->lnode, &m->free);
+		m->count--;
+	}
 	if (list_empty(&m->free)) {
 		snprintf(c->error_buf, sizeof(c->error_buf),
 			 "array '%s' overflow (MAXMAPENTRIES %u)", m->name, m->maxentries);
@@ -209,6 +217,49 @@ static __maybe_unused void stp_map_delete(struct stp_map *m, const struct stp_ke
 
 	if (e)
 		stp_map_remove(m, e);
+}
+
+/* delete a[*, k]: every entry whose keys not in @wild (bit i: key i is *) match @k */
+static __maybe_unused void stp_map_delete_matching(struct stp_map *m, const struct stp_key *k,
+						   unsigned int wild)
+{
+	struct stp_map_entry *e, *tmp;
+	int i;
+
+	list_for_each_entry_safe(e, tmp, &m->live, lnode) {
+		for (i = 0; i < m->nkeys; i++) {
+			if (wild & (1u << i))
+				continue;
+			if (m->keytype[i] == STP_STRING ?
+			    strncmp(stp_entry_key_str(m, e, i), k->s[i], MAXSTRINGLEN - 1) :
+			    stp_entry_key_long(m, e, i) != k->n[i])
+				break;
+		}
+		if (i == m->nkeys)
+			stp_map_remove(m, e);
+	}
+}
+
+/* [*, k] in a: is there an entry matching @k in the keys not in @wild */
+static __maybe_unused bool stp_map_exists_matching(struct stp_map *m, const struct stp_key *k,
+						   unsigned int wild)
+{
+	struct stp_map_entry *e;
+	int i;
+
+	list_for_each_entry(e, &m->live, lnode) {
+		for (i = 0; i < m->nkeys; i++) {
+			if (wild & (1u << i))
+				continue;
+			if (m->keytype[i] == STP_STRING ?
+			    strncmp(stp_entry_key_str(m, e, i), k->s[i], MAXSTRINGLEN - 1) :
+			    stp_entry_key_long(m, e, i) != k->n[i])
+				break;
+		}
+		if (i == m->nkeys)
+			return true;
+	}
+	return false;
 }
 
 static __maybe_unused void stp_map_clear(struct stp_map *m)
@@ -280,10 +331,30 @@ struct stp_sort_spec {
 	struct stp_map *m;
 	int column;
 	int desc;
+	int stat;			/* aggregates: by STP_STAT_COUNT, _SUM, ... */
 };
 
+/* what an aggregate sorts by: @count, @sum, @min, @max or @avg (empty: 0) */
+static __maybe_unused s64 stp_stat_order(const struct stp_stat *st, int stat)
+{
+	if (!st->count)
+		return 0;
+	switch (stat) {
+	case STP_STAT_SUM:
+		return st->sum;
+	case STP_STAT_MIN:
+		return st->min;
+	case STP_STAT_MAX:
+		return st->max;
+	case STP_STAT_AVG:
+		return div64_s64(st->sum, st->count);
+	default:
+		return st->count;
+	}
+}
+
 static __maybe_unused int stp_cmp_slot(struct stp_map *m, struct stp_map_entry *a,
-			struct stp_map_entry *b, int column)
+			struct stp_map_entry *b, int column, int stat)
 {
 	u8 type = column < 0 ? m->valtype : m->keytype[column];
 	const char *pa = column < 0 ? a->data + m->voff : a->data + m->koff[column];
@@ -291,8 +362,9 @@ static __maybe_unused int stp_cmp_slot(struct stp_map *m, struct stp_map_entry *
 
 	if (type == STP_STRING)
 		return strncmp(pa, pb, MAXSTRINGLEN);
-	if (type == STP_STAT) {		/* sorting by an aggregate: by its count */
-		s64 ca = ((struct stp_stat *)pa)->count, cb = ((struct stp_stat *)pb)->count;
+	if (type == STP_STAT) {		/* sorting by an aggregate: by @count unless asked */
+		s64 ca = stp_stat_order((struct stp_stat *)pa, stat);
+		s64 cb = stp_stat_order((struct stp_stat *)pb, stat);
 
 		return ca == cb ? 0 : ca < cb ? -1 : 1;
 	}
@@ -306,22 +378,23 @@ static __maybe_unused int stp_sort_cmp(const void *pa, const void *pb, const voi
 	const struct stp_sort_spec *s = priv;
 	struct stp_map_entry *a = *(struct stp_map_entry **)pa;
 	struct stp_map_entry *b = *(struct stp_map_entry **)pb;
-	int r = stp_cmp_slot(s->m, a, b, s->column);
+	int r = stp_cmp_slot(s->m, a, b, s->column, s->stat);
 	int i;
 
 	/* ties: by the keys, ascending, so the order is deterministic */
 	for (i = 0; !r && i < s->m->nkeys; i++)
-		r = stp_cmp_slot(s->m, a, b, i);
+		r = stp_cmp_slot(s->m, a, b, i, 0);
 	return s->desc ? -r : r;
 }
 
 /*
  * Fill m->sorted for a foreach: column 0 means unsorted (insertion
- * order), -1 by value, n >= 1 by key n.  Returns the number of entries.
+ * order), -1 by value (an aggregate's by @stat), n >= 1 by key n.
+ * Returns the number of entries.
  */
-static __maybe_unused u32 stp_map_sort(struct stp_map *m, int column, int desc)
+static __maybe_unused u32 stp_map_sort(struct stp_map *m, int column, int desc, int stat)
 {
-	struct stp_sort_spec spec = { m, column > 0 ? column - 1 : -1, desc };
+	struct stp_sort_spec spec = { m, column > 0 ? column - 1 : -1, desc, stat };
 	struct stp_map_entry *e;
 	u32 n = 0;
 
@@ -364,6 +437,16 @@ static __maybe_unused int stp_pmap_init(struct stp_pmap *pm, const char *name, c
 			return ret;
 	}
 	return 0;
+}
+
+/* global s%: every CPU's part, and the merged view, replace their oldest entry */
+static __maybe_unused void stp_pmap_wrap(struct stp_pmap *pm)
+{
+	unsigned int cpu;
+
+	pm->agg.wrap = true;
+	for_each_possible_cpu(cpu)
+		pm->parts[cpu].wrap = true;
 }
 
 static __maybe_unused void stp_pmap_free(struct stp_pmap *pm)
@@ -457,8 +540,9 @@ static __maybe_unused void stp_pmap_aggregate(struct stp_context *c, struct stp_
 	}
 }
 
-static __maybe_unused void stp_pmap_delete(struct stp_context *c, struct stp_pmap *pm,
-					   const struct stp_key *k)
+/* @k NULL: every entry; @wild: the keys (bit i: key i) that match anything */
+static __maybe_unused void stp_pmap_delete_matching(struct stp_context *c, struct stp_pmap *pm,
+						    const struct stp_key *k, unsigned int wild)
 {
 	unsigned long flags;
 	unsigned int cpu;
@@ -468,14 +552,25 @@ static __maybe_unused void stp_pmap_delete(struct stp_context *c, struct stp_pma
 			stp_error(c, "aggregate array busy on another CPU (lock not acquired)");
 			return;
 		}
-		if (k)
-			stp_map_delete(&pm->parts[cpu], k);
-		else
+		if (!k)
 			stp_map_clear(&pm->parts[cpu]);
+		else if (wild)
+			stp_map_delete_matching(&pm->parts[cpu], k, wild);
+		else
+			stp_map_delete(&pm->parts[cpu], k);
 		raw_spin_unlock_irqrestore(&pm->locks[cpu], flags);
 	}
-	if (k)
-		stp_map_delete(&pm->agg, k);
-	else
+	if (!k)
 		stp_map_clear(&pm->agg);
+	else if (wild)
+		stp_map_delete_matching(&pm->agg, k, wild);
+	else
+		stp_map_delete(&pm->agg, k);
 }
+
+static __maybe_unused void stp_pmap_delete(struct stp_context *c, struct stp_pmap *pm,
+					   const struct stp_key *k)
+{
+	stp_pmap_delete_matching(c, pm, k, 0);
+}
+

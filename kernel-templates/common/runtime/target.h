@@ -6,7 +6,8 @@
  * offsets and sizes taken from the tree's DWARF.  A bad address becomes a
  * script error (or the default value the script gave), never an oops:
  * every read goes through copy_from_kernel_nofault() or
- * copy_from_user_nofault().
+ * copy_from_user_nofault(), and every guru-mode write through
+ * __put_kernel_nofault().
  */
 
 #ifndef CONFIG_X86_64
@@ -50,6 +51,56 @@ static __maybe_unused s64 stp_return_value(struct stp_context *c)
 		return 0;
 	}
 	return regs_return_value(c->regs);
+}
+
+/*
+ * Guru mode (-g) writes: $var = v where $var is in a register of the
+ * probe, $return = v in a .return probe, $p->member = v in memory.  The
+ * handler's saved registers are what the probed code resumes with.
+ */
+static __maybe_unused void stp_set_dwreg(struct stp_context *c, int regno, u64 v)
+{
+	struct pt_regs *r = c->regs;
+
+	if (unlikely(!r) || regno == 7 || regno < 0 || regno >= ARRAY_SIZE(stp_dwreg_offset) - 1) {
+		stp_error(c, "cannot write this register of the probed code");
+		return;
+	}
+	*(unsigned long *)((char *)r + stp_dwreg_offset[regno]) = v;
+}
+
+static __maybe_unused void stp_set_return_value(struct stp_context *c, u64 v)
+{
+	if (unlikely(!c->regs)) {
+		stp_error(c, "$return has no registers in this probe");
+		return;
+	}
+	regs_set_return_value(c->regs, v);
+}
+
+static __maybe_unused void stp_poke(struct stp_context *c, u64 addr, int size, u64 v)
+{
+	void *dst = (void *)(unsigned long)addr;
+	u8 b = v;
+	u16 h = v;
+	u32 w = v;
+
+	pagefault_disable();
+	if (size == 1)
+		__put_kernel_nofault(dst, &b, u8, fault);
+	else if (size == 2)
+		__put_kernel_nofault(dst, &h, u16, fault);
+	else if (size == 4)
+		__put_kernel_nofault(dst, &w, u32, fault);
+	else
+		__put_kernel_nofault(dst, &v, u64, fault);
+	pagefault_enable();
+	return;
+fault:
+	pagefault_enable();
+	snprintf(c->error_buf, sizeof(c->error_buf),
+		 "kernel write fault at 0x%llx", (unsigned long long)addr);
+	stp_error(c, c->error_buf);
 }
 
 /* @v cut to @size bytes, sign- or zero-extended. */

@@ -30,6 +30,8 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
                     'build it with kbuild, and run it (live or in QEMU).')
     ap.add_argument('script', nargs='?', type=Path,
                     help='the .stp script (or a module built with -p4, to run it)')
+    ap.add_argument('args', nargs='*', metavar='ARG',
+                    help="the script's arguments: $1 (as tokens), @1 (as a string), ...")
     ap.add_argument('-e', dest='script_text', metavar='SCRIPT',
                     help='the script given on the command line')
     ap.add_argument('-p', dest='pass_', type=int, choices=range(1, 6), default=5,
@@ -63,7 +65,27 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
     ap.add_argument('-s', dest='bufsize', type=int, metavar='MB',
                     help='output buffer size in MB')
     ap.add_argument('-g', dest='guru', action='store_true',
-                    help='guru mode: allow kernel.statement(ADDR).absolute')
+                    help='guru mode: embedded C, writes to target variables, '
+                         'kernel.statement(ADDR).absolute')
+    ap.add_argument('-T', dest='timeout_t', type=float, metavar='SECONDS',
+                    help='stop the script after SECONDS (as --timeout)')
+    ap.add_argument('-I', dest='tapset_dirs', type=Path, action='append', default=[],
+                    metavar='DIR', help='also look for tapsets (.stp, .stpm) in DIR')
+    ap.add_argument('-w', dest='no_warnings', action='store_true',
+                    help='suppress warnings')
+    ap.add_argument('--all-modules', action='store_true',
+                    help="accepted as stap does; backtraces already name every module's "
+                         'functions from the tree')
+    ap.add_argument('-d', dest='symbol_files', action='append', default=[], metavar='FILE',
+                    help='accepted as stap does (symbol data of FILE); the kernel\'s '
+                         'come from the tree')
+    ap.add_argument('--ldd', action='store_true', help='accepted as stap does')
+    ap.add_argument('--dump-functions', action='store_true',
+                    help='list the functions a script can call, then exit')
+    ap.add_argument('--dump-probe-types', action='store_true',
+                    help='list the probe point families, then exit')
+    ap.add_argument('--dump-probe-aliases', action='store_true',
+                    help='list the probe aliases of the tapsets, then exit')
     ap.add_argument('-k', dest='keep', action='store_true',
                     help='keep the build directory')
     ap.add_argument('--vm', action='store_true',
@@ -85,13 +107,17 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
     ap.add_argument('--kbuild-style', action='store_true',
                     help='print kbuild-style progress lines (make stap uses it)')
     ap.add_argument('--no-line-directives', action='store_true', help=argparse.SUPPRESS)
-    return ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)
+    if args.script_text is not None and args.script is not None:
+        args.args.insert(0, str(args.script))   # with -e, every word is an argument
+        args.script = None
+    if args.timeout_t is not None:
+        args.timeout = args.timeout_t
+    return args
 
 
 def _source(args: argparse.Namespace) -> Source:
     if args.script_text is not None:
-        if args.script is not None:
-            raise error('give either a script file or -e SCRIPT, not both')
         return Source('<command line>', args.script_text)
     if args.script is None:
         raise error('no script given', hint='stap-gen [options] foo.stp, or -e SCRIPT')
@@ -172,7 +198,8 @@ def _options(args: argparse.Namespace) -> pipeline.Options:
                             bufsize_mb=args.bufsize,
                             line_directives=not args.no_line_directives,
                             defines=_defines(args), keep=args.keep,
-                            kbuild_style=args.kbuild_style)
+                            kbuild_style=args.kbuild_style, args=list(args.args),
+                            tapset_dirs=list(args.tapset_dirs))
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -186,6 +213,12 @@ def _main(args: argparse.Namespace) -> int:
     if args.target is not None and args.vm:
         raise error('-x PID names a process of the live kernel; with --vm use -c CMD')
     pipe = pipeline.Pipeline(_options(args))
+    if args.dump_functions or args.dump_probe_types or args.dump_probe_aliases:
+        for line in pipe.dump(functions=args.dump_functions,
+                              probe_types=args.dump_probe_types,
+                              aliases=args.dump_probe_aliases):
+            print(line)
+        return 0
     if args.listing or args.listing_vars:
         for line in pipe.listing(args.listing or args.listing_vars, not args.listing):
             print(line)

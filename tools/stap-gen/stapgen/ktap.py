@@ -6,11 +6,14 @@
 one kbuild run and one boot, and compares: NAME.cmd (if present) is its
 workload, its output must equal NAME.out, and with NAME.err present the
 run must end with exit status 1 and its messages must contain that text.
+NAME.args (if present) holds what follows the script on a command line:
+its arguments, shell-quoted, after -g for guru mode.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -49,9 +52,15 @@ class Report:
 def _generate(pipe: Pipeline, script: Path, module: str) -> Generated:
     try:
         text = script.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise error(f'cannot read {script}: {e}') from None
-    return pipe.generate(pipe.resolve(pipe.parse(Source(str(script), text))), module)
+        words = shlex.split(script.with_suffix('.args').read_text()) \
+            if script.with_suffix('.args').exists() else None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise error(f'cannot read {script} (or its .args): {e}') from None
+    guru = None
+    if words and words[0] == '-g':
+        guru, words = True, words[1:]
+    parsed = pipe.parse(Source(str(script), text), args=words, guru=guru)
+    return pipe.generate(pipe.resolve(parsed), module)
 
 
 def check(pipe: Pipeline, directory: Path) -> int:

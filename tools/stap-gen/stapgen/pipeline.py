@@ -47,6 +47,8 @@ class Options:
     defines: Dict[str, str] = field(default_factory=dict)
     keep: bool = False
     kbuild_style: bool = False
+    args: List[str] = field(default_factory=list)          # $1 ... of the script
+    tapset_dirs: List[Path] = field(default_factory=list)  # -I DIR
 
 
 @dataclass
@@ -91,6 +93,8 @@ class Pipeline:
         self._dwarf: Optional[symbols.Dwarf] = None
         self._prefetch: List[str] = []
         self._index: Optional[dwarfindex.Index] = None
+        self._library: Optional[parser.Library] = None
+        self._macros_found: Dict[str, Any] = {}
 
     # -- the tree and what is read from it, opened on first use ------------------------
     @property
@@ -136,9 +140,49 @@ class Pipeline:
         return [kerneltree.find_template_set(self.tree(), templates), templates / 'common']
 
     # -- the steps ---------------------------------------------------------------------
-    def parse(self, source: Source) -> Parsed:
-        script = parser.parse(source, lambda name: self.tree().fact(name))
-        return Parsed(source, script, semantic.check(script))
+    def library(self) -> parser.Library:
+        """The tapsets a script may use: -I directories' .stp files, with
+        the macros of their .stpm files (which the script may use too)."""
+        if self._library is None:
+            facts = lambda name: self.tree().fact(name)     # noqa: E731
+            macros: Dict[str, Any] = {}
+            files: List[Path] = []
+            for d in self.options.tapset_dirs:
+                if not d.is_dir():
+                    raise error(f'-I {d}: no such directory')
+                macros.update(self._macros(sorted(d.rglob('*.stpm')), facts))
+                files += sorted(d.rglob('*.stp'))
+            units = []
+            for f in files:
+                units.append(parser.parse_unit(self._read(f), facts, None, macros))
+            self._macros_found = macros
+            self._library = parser.Library(units, trusted=True)
+        return self._library
+
+    @staticmethod
+    def _read(path: Path) -> Source:
+        try:
+            return Source(str(path), path.read_text())
+        except OSError as e:
+            raise error(f'cannot read tapset {path}: {e.strerror}') from None
+        except UnicodeDecodeError:
+            raise error(f'tapset {path} is not UTF-8 text') from None
+
+    def _macros(self, files: List[Path], facts: Any) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for f in files:
+            out.update(parser.parse_macros(self._read(f), facts))
+        return out
+
+    def parse(self, source: Source, args: Optional[List[str]] = None,
+              guru: Optional[bool] = None) -> Parsed:
+        """source checked; args and guru, when given, instead of the options'."""
+        library = self.library() if self.options.tapset_dirs else None
+        script = parser.parse(source, lambda name: self.tree().fact(name),
+                              self.options.args if args is None else args,
+                              self._macros_found, library)
+        return Parsed(source, script, semantic.check(
+            script, self.options.guru if guru is None else guru))
 
     def resolve(self, parsed: Parsed) -> Placed:
         if self.options.vmlinux is None:
@@ -181,6 +225,21 @@ class Pipeline:
                 pass
             lines.add(text.rstrip())
         return sorted(lines)
+
+    def dump(self, functions: bool = False, probe_types: bool = False,
+             aliases: bool = False) -> List[str]:
+        """--dump-functions, --dump-probe-types, --dump-probe-aliases."""
+        from .probes.resolve import FAMILIES
+        out: List[str] = []
+        units = self.library().units if self.options.tapset_dirs else []
+        if probe_types:
+            out += sorted({p for f in FAMILIES for p in f.points})
+        if functions:
+            names = set(semantic.BUILTINS) | {f.name for u in units for f in u.functions}
+            out += sorted(names)
+        if aliases:
+            out += sorted({a.name for u in units for a in u.aliases})
+        return out
 
     def generate(self, placed: Placed, module: str) -> Generated:
         if self.options.vmlinux is not None:

@@ -80,6 +80,9 @@ def generate(program: Program, probes: List[Probe], script_name: str, module: st
         'points': [{'pp': p.pp, 'func': p.func, 'handler': handler_of[p.index]}
                    for p in probes],
         'globals': global_decls(program),
+        'embedded': [{'file': b.pos.source.name if not b.pos.source.name.startswith('<')
+                      else script_name, 'line': b.pos.line, 'code': b.code}
+                     for b in program.script.embedded],
         'families': families,
     }
     text = render.render(tree.template_dirs, 'module.c.j2', context, line_directives)

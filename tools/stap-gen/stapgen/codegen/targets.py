@@ -5,6 +5,8 @@ the runtime's fault-safe helpers."""
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple
 
@@ -73,6 +75,25 @@ class Binder:
                                 e.pos)
             return f'(s64)({loc.c})'
         return self._scalar(loc, t, e)
+
+    def assign(self, e: n.Target, value: str) -> str:
+        """C that writes value (an s64) to the expression (guru mode)."""
+        if e.base.startswith('$$') or e.pretty or e.address_of:
+            raise self.fail(f"cannot assign to '{e.text()}'", e.pos)
+        loc, t = self._walk(e)
+        if t.composite or t.kind in ('array', 'void', 'func') or t.size not in (1, 2, 4, 8):
+            raise self.fail(f"'{e.text()}' has type {t.name}: only a number can be written",
+                            e.pos)
+        if loc.kind == 'mem':
+            return f'({{ s64 w_ = {value}; stp_poke(c, {loc.c}, {t.size}, w_); w_; }})'
+        if loc.c == 'stp_return_value(c)':
+            return f'({{ s64 w_ = {value}; stp_set_return_value(c, w_); w_; }})'
+        m = re.fullmatch(r'stp_dwreg\(c, (\d+)\)', loc.c)
+        if m:
+            return f'({{ s64 w_ = {value}; stp_set_dwreg(c, {m.group(1)}, w_); w_; }})'
+        raise self.fail(f"'{e.text()}' is not in memory or a register of its own here: "
+                        'it cannot be written', e.pos,
+                        hint='write the memory it came from, through a pointer member')
 
     # -- the walk: base, then members and elements -----------------------------------
     def _walk(self, e: n.Target) -> Tuple[Loc, CType]:

@@ -118,6 +118,13 @@ class Translator:
         self.site_problem = site_problem
         self.entry: List[str] = []
         self.entry_nums = self.entry_strs = 0
+        if ps.probe.condition is not None:
+            # probe P if (cond): a hit while cond is false does nothing
+            self._line(ps.probe.condition)
+            self._emit(1, f'if (!({self._cond(ps.probe.condition)}))')
+            self._emit(2, 'goto out;')
+        if ps.function is not None and ps.function.embedded is not None:
+            self._embedded_function(ps)
         self._stmt(ps.body, 1)
         decls = []
         for name, slot in sorted(ps.locals.items()):
@@ -149,18 +156,46 @@ class Translator:
                            + ')')
         return h
 
+    def _embedded_function(self, ps: ProbeSym) -> None:
+        """function f(a) %{ C %}: the C, with SystemTap's names for the
+        arguments and the return value (runtime/embedded.h has the rest)."""
+        f = ps.function
+        assert f is not None and f.embedded is not None
+        names = [f'STAP_ARG_{p}' for p in ps.params]
+        for pname, name in zip(ps.params, names):
+            self._emit(0, f'#define {name} (l->v_{pname})')
+        ret = 'l->ret' if ps.ret.type == n.STRING else 'l->retval'
+        self._emit(0, f'#define STAP_RETVALUE ({ret})')
+        self.s.lines.append(f'#line {f.embedded.pos.line} "{c_string(self._file(f.embedded))}"')
+        # the code starts just after %{, on the line of the %{
+        self.s.lines.append(f.embedded.code)
+        self._emit(0, 'goto out;')
+        for name in names + ['STAP_RETVALUE']:
+            self._emit(0, f'#undef {name}')
+
+    def _file(self, node: n.Node) -> str:
+        """The file a node was written in, as #line names it."""
+        name = node.pos.source.name
+        return self.script_name if name == self.script_name or \
+            name.startswith('<') else name
+
+    def _embedded_expr(self, e: n.EmbeddedExpr) -> str:
+        cast = 'const char *' if e.type == n.STRING else 's64'
+        return (f'(({cast})(\n#line {e.pos.line} "{c_string(self._file(e))}"\n'
+                f'{e.code}\n))')
+
     def _emit(self, indent: int, text: str) -> None:
         self.s.lines.append('\t' * indent + text)
 
     def _line(self, node: n.Node) -> None:
-        self.s.lines.append(f'#line {node.pos.line} "{c_string(self.script_name)}"')
+        self.s.lines.append(f'#line {node.pos.line} "{c_string(self._file(node))}"')
 
     def _temp(self) -> str:
         self.s.temps += 1
         return f'l->t{self.s.temps - 1}'
 
     def _where(self, node: n.Node) -> str:
-        return f'"{c_string(self.script_name)}:{node.pos.line}:{node.pos.col}"'
+        return f'"{c_string(self._file(node))}:{node.pos.line}:{node.pos.col}"'
 
     # -- statements ---------------------------------------------------------
     def _stmt(self, st: n.Stmt, ind: int) -> None:
@@ -272,8 +307,9 @@ class Translator:
             self._emit(ind, f'stp_pmap_aggregate(c, {m});')
             m += '.agg'
         self._emit(ind, '{')
+        stat = f'STP_STAT_{(st.sort_agg or "count").upper()}'
         self._emit(ind + 1, f'u32 n{d} = stp_map_sort({m}, {st.sort_key}, '
-                            f'{int(st.sort_desc)}), i{d};')
+                            f'{int(st.sort_desc)}, {stat}), i{d};')
         if limit:
             self._emit(ind + 1, f's64 limit{d} = {limit};')
         cond = f'i{d} < n{d}' + (f' && i{d} < limit{d}' if limit else '')
@@ -301,6 +337,15 @@ class Translator:
 
     def _delete(self, st: n.Delete, ind: int) -> None:
         t = st.target
+        if isinstance(t, n.Index) and self._wild(t.keys):
+            mask = self._wild(t.keys)
+            if self._is_pmap(t.array):
+                self._emit(ind, f'stp_pmap_delete_matching(c, &{global_c_name(t.array)}, '
+                                f'{self._key(t.array, t.keys)}, {mask:#x});')
+            else:
+                self._emit(ind, f'stp_map_delete_matching(&{global_c_name(t.array)}, '
+                                f'{self._key(t.array, t.keys)}, {mask:#x});')
+            return
         if isinstance(t, n.Index):
             if self._is_pmap(t.array):
                 self._emit(ind, f'stp_pmap_delete(c, &{global_c_name(t.array)}, '
@@ -329,12 +374,18 @@ class Translator:
             return global_c_name(name)
         return f'l->v_{name}'
 
+    @staticmethod
+    def _wild(keys: List[n.Expr]) -> int:
+        """The keys given as *, as a bit mask (bit i: key i)."""
+        return sum(1 << i for i, k in enumerate(keys) if isinstance(k, n.Wildcard))
+
     def _key(self, array: str, keys: List[n.Expr]) -> str:
         """A struct stp_key compound literal: positional { numbers }, { strings }."""
         g: GlobalSym = self.program.globals[array]
         nums, strs = [], []
         for k, slot in zip(keys, g.keys):
-            v = self._expr(k)
+            v = ('""' if slot.type == n.STRING else '0') if isinstance(k, n.Wildcard) \
+                else self._expr(k)
             nums.append('0' if slot.type == n.STRING else v)
             strs.append(v if slot.type == n.STRING else 'NULL')
         return f'&(struct stp_key){{ {{ {", ".join(nums)} }}, {{ {", ".join(strs)} }} }}'
@@ -352,6 +403,14 @@ class Translator:
         if isinstance(e, n.Index):
             get = 'stp_map_get_str' if e.type == n.STRING else 'stp_map_get_long'
             return f'{get}(&{global_c_name(e.array)}, {self._key(e.array, e.keys)})'
+        if isinstance(e, n.InArray) and self._wild(e.keys):
+            if self._is_pmap(e.array):
+                raise error('[*, k] in an array of aggregates is not supported', e.pos,
+                            hint='test each key, or keep a second array of values')
+            return (f'(s64)stp_map_exists_matching(&{global_c_name(e.array)}, '
+                    f'{self._key(e.array, e.keys)}, {self._wild(e.keys):#x})')
+        if isinstance(e, n.EmbeddedExpr):
+            return self._embedded_expr(e)
         if isinstance(e, n.InArray) and self._is_pmap(e.array):
             return (f'(stp_pmap_get(c, &{global_c_name(e.array)}, '
                     f'{self._key(e.array, e.keys)}) != NULL)')
@@ -500,6 +559,10 @@ class Translator:
         t = e.target
         op = e.op
         v = self._expr(e.value)
+        if isinstance(t, n.Target):
+            if op != '=':
+                v = self._arith(op[:-1], self._expr(t), v)
+            return self._binder(t).assign(t, v)
         if isinstance(t, n.Index):
             m = f'&{global_c_name(t.array)}'
             key = self._key(t.array, t.keys)
@@ -675,6 +738,8 @@ class Translator:
             if not isinstance(p, FormatSpec):
                 c_fmt.append(str(p).replace('%', '%%'))
                 continue
+            for _ in range(p.stars):            # %*d: the width (precision) first
+                args.append(f'(int)({next(it)})')
             v = next(it)
             if p.conv == 'b':
                 if c_fmt:
@@ -764,6 +829,7 @@ def global_decls(program: Program) -> List[Dict[str, object]]:
         item: Dict[str, object] = {'name': name, 'c_name': global_c_name(name),
                                    'init': None, 'param': None}
         keys = ''.join('s' if k.type == n.STRING else 'l' for k in g.keys)
+        item['wrap'] = g.decl.wrap
         if g.is_array:
             item['key_sig'] = keys
             item['size'] = g.decl.size or 'MAXMAPENTRIES'

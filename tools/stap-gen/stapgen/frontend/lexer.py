@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ply.lex as lex
 
-from ..diag import Source, error
+from ..diag import Pos, Source, error
 
 KEYWORDS = {
     'probe': 'PROBE', 'global': 'GLOBAL', 'function': 'FUNCTION',
@@ -18,7 +18,7 @@ KEYWORDS = {
 tokens = (
     'IDENT', 'NUMBER', 'STRING',
     'PP_IF', 'PP_THEN', 'PP_ELSE', 'PP_END', 'AT_IDENT', 'AGG_ADD',
-    'TARGET', 'DOLLARS',
+    'TARGET', 'DOLLARS', 'ARG', 'EMBEDDED',
     'INC', 'DEC', 'ARROW',
     'EQ', 'NE', 'LE', 'GE', 'ANDAND', 'OROR', 'SHL', 'SHR',
     'ASSIGNOP',
@@ -41,6 +41,23 @@ class Lexer:
         self.lexer = lex.lex(module=self, optimize=False, debug=False)
         self.lexer.input(source.text)
         self._after_arrow = False
+
+    # embedded C (guru mode): %{ ... %} ------------------------------------
+    def t_EMBEDDED(self, t: lex.LexToken) -> lex.LexToken:
+        r'%\{(.|\n)*?%\}'
+        t.lexer.lineno += t.value.count('\n')
+        t.value = t.value[2:-2]
+        return t
+
+    def t_UNTERMINATED_EMBEDDED(self, t: lex.LexToken) -> None:
+        r'%\{'
+        raise error('unterminated %{ embedded C', self.source.position(t.lexpos),
+                    hint='close it with %}')
+
+    # script arguments: $1 (the argument's text), @1 (as a string), $# / @#
+    def t_ARG(self, t: lex.LexToken) -> lex.LexToken:
+        r'[$@]([0-9]+|\#)'
+        return t
 
     # comments and newlines ----------------------------------------------
     def t_COMMENT(self, t: lex.LexToken) -> None:
@@ -174,3 +191,21 @@ class Lexer:
 
     def input(self, text: str) -> None:
         self.lexer.input(text)
+
+
+def position(tok: lex.LexToken, source: Source) -> 'Pos':
+    """Where tok was written: in source, or in the text it came from (a
+    script argument, a tapset's macro), which it then carries."""
+    return getattr(tok, 'source', source).position(tok.lexpos)
+
+
+def tokens_of(source: Source) -> list:
+    """All tokens of a text (a script argument's), each carrying source."""
+    lexer = Lexer(source)
+    out: list = []
+    while True:
+        tok = lexer.token()
+        if tok is None:
+            return out
+        tok.source = source
+        out.append(tok)

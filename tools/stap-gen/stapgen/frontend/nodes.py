@@ -158,6 +158,18 @@ class Target(Expr):
 
 
 @dataclass
+class EmbeddedExpr(Expr):
+    """%{ C expression %} (guru mode): a long, or a string with /* string */."""
+    code: str
+    trusted: bool = False       # from a tapset: allowed without -g
+
+
+@dataclass
+class Wildcard(Expr):
+    """'*' as an array key: any key (delete a[*, k], [*, k] in a)."""
+
+
+@dataclass
 class Entry(Expr):
     """@entry(expr) in a return probe: expr's value when the function was entered."""
     expr: Expr
@@ -217,6 +229,7 @@ class Foreach(Stmt):
     limit: Optional[Expr]
     body: Stmt
     array_pos: Optional[Pos] = None
+    sort_agg: str = ''      # sorting an aggregate's values: by 'count', 'sum', ...
 
 
 @dataclass
@@ -272,6 +285,7 @@ class Component(Node):
 class Probe(Node):
     points: List[ProbePoint]
     body: Block
+    condition: Optional[Expr] = None    # probe P if (cond): armed while cond holds
 
 
 @dataclass
@@ -288,6 +302,7 @@ class Global(Node):
     name: str
     size: Optional[int] = None
     init: Optional[Expr] = None
+    wrap: bool = False          # global a%: when full, the oldest entry goes
 
 
 @dataclass
@@ -302,6 +317,20 @@ class Function(Node):
     params: List[Param]
     ret: Optional[str]
     body: Block
+    embedded: Optional['Embedded'] = None   # function f() %{ C %} (guru mode)
+
+
+@dataclass
+class Embedded(Node):
+    """A block of C: %{ ... %} at the top level, or a function's body."""
+    code: str
+    trusted: bool = False       # from a tapset: allowed without -g
+
+    @property
+    def pragmas(self) -> List[str]:
+        import re
+        return re.findall(r'/\*\s*(pure|unprivileged|myproc-unprivileged|stable|guru|'
+                          r'unmodified-fnargs|string)\s*\*/', self.code)
 
 
 @dataclass
@@ -310,3 +339,4 @@ class Script:
     globals: List[Global]
     functions: List[Function]
     aliases: List[Alias] = field(default_factory=list)
+    embedded: List[Embedded] = field(default_factory=list)

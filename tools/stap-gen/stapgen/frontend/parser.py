@@ -8,8 +8,9 @@ string concatenation operator `.` and the `in` membership test.
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import ply.yacc as yacc
 
@@ -17,7 +18,7 @@ from . import nodes as n
 from .. import paths
 from ..diag import Pos, Source, StapError, error
 from .lexer import Lexer, tokens  # noqa: F401  (ply reads `tokens`)
-from .preprocess import Preprocessor
+from .preprocess import Macro, Preprocessor
 
 precedence = (
     ('right', 'ASSIGNOP', '=', 'AGG_ADD'),
@@ -42,7 +43,9 @@ _source: Source
 
 
 def _pos(p: Any, i: int) -> Pos:
-    return _source.position(p.lexpos(i))
+    # a token from a script argument or a tapset macro carries its own text
+    src = getattr(p.slice[i], 'source', None) or _source
+    return src.position(p.lexpos(i))
 
 
 # -- top level --------------------------------------------------------------
@@ -60,6 +63,8 @@ def p_script(p: Any) -> None:
         script.aliases.append(item)
     elif isinstance(item, n.Function):
         script.functions.append(item)
+    elif isinstance(item, n.Embedded):
+        script.embedded.append(item)
     else:
         script.globals.extend(item)
     p[0] = script
@@ -74,15 +79,25 @@ def p_toplevel(p: Any) -> None:
                 | function
                 | global
                 | PRIVATE function
-                | PRIVATE global'''
+                | PRIVATE global
+                | embedded'''
     # private limits a name to its file; a script is one file, so it
     # changes nothing here
     p[0] = p[len(p) - 1]
 
 
+def p_embedded(p: Any) -> None:
+    'embedded : EMBEDDED'
+    p[0] = n.Embedded(_pos(p, 1), p[1])
+
+
 def p_probe(p: Any) -> None:
-    'probe : PROBE probepoints block'
-    p[0] = n.Probe(_pos(p, 1), p[2], p[3])
+    '''probe : PROBE probepoints block
+             | PROBE probepoints IF '(' expr ')' block'''
+    if len(p) == 4:
+        p[0] = n.Probe(_pos(p, 1), p[2], p[3])
+    else:
+        p[0] = n.Probe(_pos(p, 1), p[2], p[7], condition=p[5])
 
 
 def p_alias(p: Any) -> None:
@@ -90,46 +105,87 @@ def p_alias(p: Any) -> None:
              | PROBE components ASSIGNOP probepoints block'''
     if p[3] not in ('=', '+='):
         raise error(f"a probe alias is defined with = or +=, not {p[3]}", _pos(p, 3))
-    if any(c.arg is not None for c in p[2]):
-        raise error('a probe alias name has no arguments', p[2][0].pos)
-    name = '.'.join(c.name for c in p[2])
-    p[0] = n.Alias(p[2][0].pos, name, p[4], p[5], epilogue=p[3] == '+=')
+    if len(p[2]) != 1:
+        raise error('a probe alias defines one name: braces belong on the right of =',
+                    p[2][0][0].pos)
+    comps = p[2][0]
+    if any(c.arg is not None for c in comps):
+        raise error('a probe alias name has no arguments', comps[0].pos)
+    name = '.'.join(c.name for c in comps)
+    p[0] = n.Alias(comps[0].pos, name, p[4], p[5], epilogue=p[3] == '+=')
 
 
 def p_probepoints(p: Any) -> None:
     '''probepoints : probepoint
                    | probepoints ',' probepoint'''
-    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+    p[0] = p[1] if len(p) == 2 else p[1] + p[3]
 
 
 def p_probepoint(p: Any) -> None:
     '''probepoint : components
                   | components '?'
                   | components '!' '''
+    # one point per alternative of its brace groups
     mark = p[2] if len(p) == 3 else ''
-    p[0] = n.ProbePoint(p[1][0].pos, p[1], optional=bool(mark), sufficient=mark == '!')
+    p[0] = [n.ProbePoint(alt[0].pos, alt, optional=bool(mark), sufficient=mark == '!')
+            for alt in p[1]]
 
 
 def p_components(p: Any) -> None:
-    '''components : component
-                  | components '.' component'''
-    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+    '''components : compgroup
+                  | components '.' compgroup'''
+    # a list of alternatives, each a list of components:
+    # a.{b,c}.d is [[a, b, d], [a, c, d]]
+    if len(p) == 2:
+        p[0] = p[1]
+    else:
+        p[0] = [head + tail for head in p[1] for tail in p[3]]
+    if len(p[0]) > 10000:
+        raise error('brace expansion makes more than 10000 probe points', p[0][0][0].pos)
+
+
+def p_compgroup(p: Any) -> None:
+    '''compgroup : component
+                 | '{' compalts '}' '''
+    p[0] = [[p[1]]] if len(p) == 2 else p[2]
+
+
+def p_compalts(p: Any) -> None:
+    '''compalts : components
+                | compalts ',' components'''
+    p[0] = p[1] if len(p) == 2 else p[1] + p[3]
 
 
 def p_component(p: Any) -> None:
     '''component : compname
                  | compname '(' STRING ')'
-                 | compname '(' NUMBER ')' '''
-    arg = p[3] if len(p) == 5 else None
-    name, pos = p[1]
+                 | compname '(' NUMBER ')'
+                 | compname '(' '-' NUMBER ')' '''
+    arg = p[3] if len(p) == 5 else -p[4] if len(p) == 6 else None
+    name, pos, _ = p[1]
     p[0] = n.Component(pos, name, arg)
 
 
 def p_compname(p: Any) -> None:
-    '''compname : IDENT
-                | FUNCTION
-                | RETURN'''
-    p[0] = (p[1], _pos(p, 1))
+    '''compname : namepiece
+                | compname namepiece'''
+    # a name may hold * (syscall.*, netfilter.*.*, *execve), written as one word
+    if len(p) == 2:
+        p[0] = p[1]
+        return
+    (text, pos, end), (more, mpos, mend) = p[1], p[2]
+    if mpos.source is not pos.source or mend - len(more) != end:
+        raise error(f"syntax error: unexpected '{more}'", mpos, width=len(more),
+                    hint='a probe point name with * is written without spaces')
+    p[0] = (text + more, pos, mend)
+
+
+def p_namepiece(p: Any) -> None:
+    '''namepiece : IDENT
+                 | FUNCTION
+                 | RETURN
+                 | '*' '''
+    p[0] = (p[1], _pos(p, 1), p.lexpos(1) + len(p[1]))
 
 
 def p_global(p: Any) -> None:
@@ -151,12 +207,24 @@ def p_globaldecls(p: Any) -> None:
 def p_globaldecl(p: Any) -> None:
     '''globaldecl : IDENT
                   | IDENT '[' NUMBER ']'
+                  | IDENT '%'
+                  | IDENT '%' '[' NUMBER ']'
+                  | IDENT '[' NUMBER ']' '%'
                   | IDENT '=' literal'''
     g = n.Global(_pos(p, 1), p[1])
-    if len(p) == 5:
-        g.size = p[3]
-    elif len(p) == 4:
+    toks = [p[i] for i in range(2, len(p))]
+    if '=' in toks:
         g.init = p[3]
+    else:
+        g.wrap = '%' in toks
+        sizes = [t for t in toks if isinstance(t, int)]
+        if sizes:
+            g.size = sizes[0]
+            if g.size <= 0:
+                raise error(f"global '{g.name}': an array holds at least one entry",
+                            _pos(p, 1))
+        elif g.wrap:
+            g.size = 0              # the default MAXMAPENTRIES, wrapping
     p[0] = g
 
 
@@ -173,12 +241,21 @@ def p_literal(p: Any) -> None:
 
 
 def p_function(p: Any) -> None:
-    '''function : FUNCTION IDENT '(' params ')' rettype block
-                | FUNCTION IDENT ':' IDENT '(' params ')' block'''
+    '''function : FUNCTION IDENT '(' params ')' rettype funcbody
+                | FUNCTION IDENT ':' IDENT '(' params ')' funcbody'''
     if len(p) == 8:
-        p[0] = n.Function(_pos(p, 2), p[2], p[4], p[6], p[7])
+        f = n.Function(_pos(p, 2), p[2], p[4], p[6], p[7])
     else:
-        p[0] = n.Function(_pos(p, 2), p[2], p[6], _type_name(p, 4), p[8])
+        f = n.Function(_pos(p, 2), p[2], p[6], _type_name(p, 4), p[8])
+    if isinstance(f.body, n.Embedded):
+        f.embedded, f.body = f.body, n.Block(f.body.pos, [])
+    p[0] = f
+
+
+def p_funcbody(p: Any) -> None:
+    '''funcbody : block
+                | embedded'''
+    p[0] = p[1]
 
 
 def p_rettype(p: Any) -> None:
@@ -266,16 +343,25 @@ def p_optexpr(p: Any) -> None:
 
 def p_stmt_foreach(p: Any) -> None:
     '''stmt : FOREACH '(' foreachvars IN IDENT sortop optlimit ')' stmt
+            | FOREACH '(' foreachvars IN IDENT AT_IDENT sortop optlimit ')' stmt
+            | FOREACH '(' foreachvars IN IDENT AT_IDENT optlimit ')' stmt
             | FOREACH '(' foreachvars IN IDENT optlimit ')' stmt'''
     value, keys, key_sort, key_desc = p[3]
-    if len(p) == 10:
+    agg = ''
+    rest = [p[i] for i in range(6, len(p))]
+    if isinstance(rest[0], str) and rest[0].startswith('@'):
+        agg = rest.pop(0)[1:]
+        if agg not in ('count', 'sum', 'min', 'max', 'avg'):
+            raise error(f"'@{agg}': foreach sorts an aggregate by @count, @sum, @min, "
+                        '@max or @avg', _pos(p, 6))
+    if isinstance(rest[0], bool):
         if key_sort:
             raise error('cannot sort by both a key and the value', _pos(p, 6))
-        sort_key, sort_desc, limit, body = -1, p[6], p[7], p[9]
+        sort_key, sort_desc, limit, body = -1, rest[0], rest[1], rest[3]
     else:
-        sort_key, sort_desc, limit, body = key_sort, key_desc, p[6], p[8]
+        sort_key, sort_desc, limit, body = key_sort, key_desc, rest[0], rest[2]
     p[0] = n.Foreach(_pos(p, 1), keys, value, p[5], sort_key, sort_desc, limit,
-                     body or n.Block(_pos(p, 1), []), array_pos=_pos(p, 5))
+                     body or n.Block(_pos(p, 1), []), array_pos=_pos(p, 5), sort_agg=agg)
 
 
 def p_foreachvars(p: Any) -> None:
@@ -361,8 +447,16 @@ def p_stmt_return(p: Any) -> None:
 
 def p_expr_assign(p: Any) -> None:
     '''expr : lvalue '=' expr
-            | lvalue ASSIGNOP expr'''
+            | lvalue ASSIGNOP expr
+            | target '=' expr
+            | target ASSIGNOP expr'''
     p[0] = n.Assign(_pos(p, 2), p[2], p[1], p[3])
+
+
+def p_expr_embedded(p: Any) -> None:
+    '''expr : EMBEDDED'''
+    e = n.EmbeddedExpr(_pos(p, 1), p[1])
+    p[0] = e
 
 
 def p_expr_aggadd(p: Any) -> None:
@@ -399,10 +493,11 @@ def p_target_at(p: Any) -> None:
     if name not in ('count', 'sum', 'min', 'max', 'avg', 'variance', 'hist_log',
                     'hist_linear'):
         raise error(f"'{p[1]}' is not supported yet", pos, width=len(p[1]))
-    want = 4 if name == 'hist_linear' else 1
-    if len(args) != want or not isinstance(args[0], (n.Var, n.Index)):
+    want = (4,) if name == 'hist_linear' else (1, 2) if name == 'variance' else (1,)
+    if len(args) not in want or not isinstance(args[0], (n.Var, n.Index)):
         raise error(f"{p[1]} takes an aggregate variable" +
-                    (' and lo, hi, step' if want == 4 else ''), pos)
+                    (' and lo, hi, step' if name == 'hist_linear' else
+                     ' and optionally a bit shift' if name == 'variance' else ''), pos)
     p[0] = n.StatOp(pos, name, args[0], args[1:])
 
 
@@ -497,7 +592,7 @@ def p_expr_binary(p: Any) -> None:
 
 def p_expr_in(p: Any) -> None:
     '''expr : expr IN IDENT
-            | '[' exprlist ']' IN IDENT'''
+            | '[' keylist ']' IN IDENT'''
     if len(p) == 4:
         p[0] = n.InArray(p[1].pos, [p[1]], p[3])
     else:
@@ -551,11 +646,23 @@ def p_expr_call(p: Any) -> None:
 
 def p_lvalue(p: Any) -> None:
     '''lvalue : IDENT
-              | IDENT '[' exprlist ']' '''
+              | IDENT '[' keylist ']' '''
     if len(p) == 2:
         p[0] = n.Var(_pos(p, 1), p[1])
     else:
         p[0] = n.Index(_pos(p, 1), p[1], p[3])
+
+
+def p_keylist(p: Any) -> None:
+    '''keylist : key
+               | keylist ',' key'''
+    p[0] = [p[1]] if len(p) == 2 else p[1] + [p[3]]
+
+
+def p_key(p: Any) -> None:
+    '''key : expr
+           | '*' '''
+    p[0] = n.Wildcard(_pos(p, 1)) if p[1] == '*' else p[1]
 
 
 def p_exprlist(p: Any) -> None:
@@ -573,8 +680,8 @@ def p_error(tok: Optional[Any]) -> None:
         tok.type, None)
     shown = f"{what} '{tok.value}'" if what else f"'{tok.value}'"
     width = len(str(tok.value)) if tok.type != 'STRING' else len(tok.value) + 2
-    raise error(f'syntax error: unexpected {shown}', _source.position(tok.lexpos),
-                width=width)
+    raise error(f'syntax error: unexpected {shown}',
+                (getattr(tok, 'source', None) or _source).position(tok.lexpos), width=width)
 
 
 _parser = None
@@ -603,51 +710,201 @@ def _no_tree(name: str) -> Optional[str]:
                 hint='give -r KDIR (or --vmlinux with a tree beside it)')
 
 
-def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
-          ) -> n.Script:
+def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None,
+          args: Optional[List[str]] = None,
+          macros: Optional[Dict[str, Macro]] = None,
+          library: Optional['Library'] = None) -> n.Script:
     """Parse a whole script; raises StapError on the first syntax error.
 
-    facts answers the preprocessor's questions about the target tree.
+    facts answers the preprocessor's questions about the target tree; args
+    are the script's arguments ($1, @1, $#); macros come from tapsets'
+    .stpm files; library is where functions, aliases and globals the script
+    uses but does not define are looked for (tapsets).
     """
+    script = parse_unit(source, facts, [] if args is None else args, macros)
+    if library is not None:
+        library.link(script)
+    return expand_aliases(script)
+
+
+def parse_unit(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None,
+               args: Optional[List[str]] = None,
+               macros: Optional[Dict[str, Macro]] = None) -> n.Script:
+    """One file's script, aliases not yet expanded."""
     global _source
     _source = source
-    lexer = Preprocessor(Lexer(source), source, facts or _no_tree)
+    lexer = Preprocessor(Lexer(source), source, facts or _no_tree, args, macros)
     try:
         script: n.Script = _get_parser().parse(lexer=lexer, tracking=False)
     except StapError:
         raise
     except RecursionError:
         raise error('script nests too deeply', source.position(0)) from None
-    return expand_aliases(script)
+    return script
+
+
+def parse_macros(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
+                 ) -> Dict[str, Macro]:
+    """The macros an .stpm file defines (it holds nothing else)."""
+    pre = Preprocessor(Lexer(source), source, facts or _no_tree)
+    tok = pre.token()
+    if tok is not None:
+        raise error('an .stpm file holds only @define macros',
+                    source.position(tok.lexpos))
+    return pre.macros
+
+
+class Library:
+    """Script files whose definitions a script may use (tapsets): a file is
+    taken in when the script uses something it defines, with what it
+    defines and probes, and so on for what that file uses."""
+
+    def __init__(self, units: List[n.Script], trusted: bool = False) -> None:
+        self.units = units
+        if trusted:                 # tapsets may hold embedded C without -g
+            for u in units:
+                for b in u.embedded:
+                    b.trusted = True
+                for f in u.functions:
+                    if f.embedded is not None:
+                        f.embedded.trusted = True
+                _trust(u)
+
+    def link(self, script: n.Script) -> None:
+        taken: List[int] = []
+        while True:
+            wanted = _uses(script)
+            defined = ({f.name for f in script.functions} | {a.name for a in script.aliases} |
+                       {g.name for g in script.globals})
+            more = [i for i, u in enumerate(self.units) if i not in taken and
+                    _provides(u, wanted - defined)]
+            if not more:
+                return
+            for i in more:
+                taken.append(i)
+                u = self.units[i]
+                script.functions += [f for f in u.functions
+                                     if f.name not in {x.name for x in script.functions}]
+                script.aliases += u.aliases
+                script.globals += u.globals
+                script.probes += u.probes
+                script.embedded += u.embedded
+
+
+def _trust(node: Any) -> None:
+    if isinstance(node, n.EmbeddedExpr):
+        node.trusted = True
+    if isinstance(node, (n.Node, n.Script)):
+        for value in vars(node).values():
+            if isinstance(value, (n.Node, list)):
+                _trust(value)
+    elif isinstance(node, list):
+        for x in node:
+            _trust(x)
+
+
+def _provides(unit: n.Script, wanted: Set[str]) -> bool:
+    names = ({f.name for f in unit.functions} | {a.name for a in unit.aliases} |
+             {g.name for g in unit.globals})
+    if names & wanted:
+        return True
+    patterns = [w for w in wanted if '*' in w]
+    return any(fnmatch.fnmatchcase(a.name, pat) for a in unit.aliases for pat in patterns)
+
+
+def _uses(script: n.Script) -> Set[str]:
+    """The names a script refers to: functions it calls, probe points
+    (as alias names) and variables (as globals)."""
+    out: Set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, n.Call):
+            out.add(node.name)
+        elif isinstance(node, n.Var):
+            out.add(node.name)
+        elif isinstance(node, (n.Index, n.InArray)):
+            out.add(node.array)
+        elif isinstance(node, n.Foreach):
+            out.add(node.array)
+        elif isinstance(node, n.StatOp):
+            pass
+        if isinstance(node, n.Node) or isinstance(node, n.Script):
+            for value in vars(node).values():
+                walk(value)
+        elif isinstance(node, list):
+            for x in node:
+                walk(x)
+
+    for pr in script.probes:
+        for pt in pr.points:
+            out.add('.'.join(c.name for c in pt.components))
+        walk(pr.body)
+        walk(pr.condition)
+    for a in script.aliases:
+        for pt in a.points:
+            out.add('.'.join(c.name for c in pt.components))
+        walk(a.body)
+    for f in script.functions:
+        walk(f.body)
+    return out
 
 
 def expand_aliases(script: n.Script) -> n.Script:
-    """Replace uses of probe aliases by their probe points and bodies."""
+    """Replace uses of probe aliases by their probe points and bodies.
+
+    A probe naming an alias among other points becomes one probe per alias
+    (its points, with the alias's prologue and epilogue around the body)
+    and one for the other points; `syscall.*` names every alias it
+    matches; an alias may name other aliases.
+    """
     aliases: Dict[str, n.Alias] = {}
     for a in script.aliases:
         if a.name in aliases:
             raise error(f"probe alias '{a.name}' is defined twice", a.pos,
                         hint=f'first defined at {aliases[a.name].pos}')
         aliases[a.name] = a
+    if not aliases:
+        return script
+    probes: List[n.Probe] = []
     for probe in script.probes:
-        points: List[n.ProbePoint] = []
-        prologue: List[n.Stmt] = []
-        epilogue: List[n.Stmt] = []
-        for pt in probe.points:
-            found = aliases.get('.'.join(c.name for c in pt.components))
-            if found is None or any(c.arg is not None for c in pt.components):
-                points.append(pt)
-                continue
-            if len(probe.points) > 1:
-                raise error(f"alias '{found.name}' must be the only probe point of its probe",
-                            pt.pos)
-            for ap in found.points:
-                points.append(n.ProbePoint(ap.pos, ap.components,
-                                           ap.optional or pt.optional, ap.sufficient))
-            (epilogue if found.epilogue else prologue).extend(found.body.body)
-        probe.points = points
-        probe.body = n.Block(probe.body.pos, prologue + probe.body.body + epilogue)
+        probes += _expand_probe(probe, aliases, 0)
+    script.probes = probes
     return script
+
+
+def _matching_aliases(pt: n.ProbePoint, aliases: Dict[str, n.Alias]) -> List[n.Alias]:
+    if any(c.arg is not None for c in pt.components):
+        return []
+    name = '.'.join(c.name for c in pt.components)
+    if name in aliases:
+        return [aliases[name]]
+    if '*' not in name:
+        return []
+    return [a for key, a in sorted(aliases.items()) if fnmatch.fnmatchcase(key, name)
+            and key.count('.') == name.count('.')]
+
+
+def _expand_probe(probe: n.Probe, aliases: Dict[str, n.Alias], depth: int) -> List[n.Probe]:
+    if depth > 32:
+        raise error('probe aliases name each other in a loop', probe.pos)
+    plain: List[n.ProbePoint] = []
+    out: List[n.Probe] = []
+    for pt in probe.points:
+        found = _matching_aliases(pt, aliases)
+        if not found:
+            plain.append(pt)
+            continue
+        for al in found:
+            points = [n.ProbePoint(ap.pos, ap.components, ap.optional or pt.optional,
+                                   ap.sufficient) for ap in al.points]
+            body: List[n.Stmt] = [al.body] if al.body.body else []
+            stmts = body + probe.body.body if not al.epilogue else probe.body.body + body
+            inner = n.Probe(probe.pos, points, n.Block(probe.body.pos, stmts),
+                            probe.condition)
+            out += _expand_probe(inner, aliases, depth + 1)
+    if plain:
+        out.insert(0, n.Probe(probe.pos, plain, probe.body, probe.condition))
+    return out
 
 
 def parse_file(path: Path, facts: Optional[Callable[[str], Optional[str]]] = None

@@ -2,7 +2,13 @@
 """The script preprocessor: conditionals on the target tree, and macros.
 
     %( kernel_v >= "6.5" && CONFIG_DEBUG_FS == "y" %? ... %: ... %)
+    %( $# > 1 %? ... %)
     @define NAME %( tokens %)   ...   @NAME
+    @define NAME(a, b) %( ... @a ... @b ... %)   ...   @NAME(x, y)
+
+and the script's arguments: $1 is the first argument's text (read as
+tokens: a number, or a whole probe point), @1 the same as a string, $#
+and @# how many there are.
 
 It works on tokens, between the lexer and the parser, so every token keeps
 the position it has in the script (a macro's tokens report where the macro
@@ -13,11 +19,14 @@ with kconfiglib.  A comparison with == or != takes glob patterns.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import re
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
 from ..diag import Source, error
+from .lexer import position, tokens_of
 
 Facts = Callable[[str], Optional[str]]     # name -> value, None if unknown
 SYSTEMTAP_V = '5.0'                         # the language level stap-gen follows
@@ -32,22 +41,64 @@ def _version_key(v: str) -> List[Any]:
     return [int(x) if x.isdigit() else x for x in re.split(r'[.\-+]', v) if x]
 
 
-class Preprocessor:
-    """A token stream with conditionals resolved and macros expanded."""
+# Facts of the kit itself, not of a tree.
+KIT_FACTS = {'runtime': 'kernel', 'systemtap_privilege': 'stapdev'}
 
-    def __init__(self, lexer: Any, source: Source, facts: Facts) -> None:
+
+@dataclass
+class Macro:
+    params: Optional[List[str]]     # None: used as @NAME, no parentheses
+    body: List[Any]
+
+
+class Preprocessor:
+    """A token stream with conditionals resolved, macros expanded and the
+    script's arguments put in."""
+
+    def __init__(self, lexer: Any, source: Source, facts: Facts,
+                 args: Optional[List[str]] = None,
+                 macros: Optional[Dict[str, Macro]] = None) -> None:
         self.lexer = lexer
         self.source = source
         self.facts = facts
+        self.args = args
         self.pending: List[Any] = []
-        self.macros: Dict[str, List[Any]] = {}
+        self.macros: Dict[str, Macro] = dict(macros or {})
         self.depth = 0
 
     def _raw(self) -> Any:
-        return self.pending.pop(0) if self.pending else self.lexer.token()
+        while True:
+            tok = self.pending.pop(0) if self.pending else self.lexer.token()
+            if tok is None or tok.type != 'ARG':
+                return tok
+            self.pending[0:0] = self._argument(tok)
+
+    def _argument(self, tok: Any) -> List[Any]:
+        """$N, @N, $#, @#: the tokens standing for them."""
+        args = self.args
+        if args is None:
+            raise error(f"'{tok.value}': script arguments are given on the command line",
+                        self._pos(tok), width=len(tok.value),
+                        hint='stap-gen SCRIPT ARG...  (here there are none)')
+        if tok.value[1] == '#':
+            return [_retyped(tok, 'NUMBER', len(args))]
+        n = int(tok.value[1:])
+        if not 1 <= n <= len(args):
+            given = f'{len(args)} given' if args else 'none given'
+            raise error(f"missing script argument {tok.value} ({given})", self._pos(tok),
+                        width=len(tok.value),
+                        hint=f'pass it after the script: stap-gen SCRIPT ' +
+                        ' '.join(f'ARG{i}' for i in range(1, n + 1)))
+        if tok.value[0] == '@':
+            return [_retyped(tok, 'STRING', args[n - 1])]
+        toks = tokens_of(Source(f'<argument {tok.value}>', args[n - 1]))
+        if not toks:
+            raise error(f"script argument {tok.value} is empty", self._pos(tok),
+                        hint=f'use @{n} for its text as a string')
+        return toks
 
     def _pos(self, tok: Any) -> Any:
-        return self.source.position(tok.lexpos)
+        return position(tok, self.source)
 
     def token(self) -> Any:
         while True:
@@ -61,15 +112,15 @@ class Preprocessor:
             elif tok.type == 'AT_IDENT' and tok.value in RESERVED:
                 return tok
             elif tok.type == 'AT_IDENT':
-                body = self.macros.get(tok.value[1:])
-                if body is None:
+                macro = self.macros.get(tok.value[1:])
+                if macro is None:
                     raise error(f"unknown macro '{tok.value}'", self._pos(tok),
                                 width=len(tok.value),
                                 hint='define it first: @define NAME %( ... %)')
                 self.depth += 1
                 if self.depth > 1000:
                     raise error('macro expansion does not end', self._pos(tok))
-                self.pending[0:0] = list(body)
+                self.pending[0:0] = self._expand(tok, macro)
             elif tok.type in ('PP_THEN', 'PP_ELSE', 'PP_END'):
                 raise error(f"'{tok.value}' outside a %( ... %) conditional", self._pos(tok))
             else:
@@ -96,10 +147,75 @@ class Preprocessor:
         if name is None or name.type != 'IDENT':
             raise error('@define needs a name', self._pos(tok))
         opener = self._raw()
+        params: Optional[List[str]] = None
+        if opener is not None and opener.type == '(':
+            params = []
+            while True:
+                p = self._raw()
+                if p is not None and p.type == ')' and not params:
+                    break
+                if p is None or p.type != 'IDENT':
+                    raise error(f'@define {name.value}(...): a parameter name expected',
+                                self._pos(p or opener))
+                if p.value in params:
+                    raise error(f"@define {name.value}: parameter '{p.value}' is given twice",
+                                self._pos(p))
+                params.append(p.value)
+                sep = self._raw()
+                if sep is not None and sep.type == ')':
+                    break
+                if sep is None or sep.type != ',':
+                    raise error(f"@define {name.value}(...): ',' or ')' expected",
+                                self._pos(sep or p))
+            opener = self._raw()
         if opener is None or opener.type != 'PP_IF':
-            raise error(f'@define {name.value} needs a body in %( ... %)', self._pos(name))
+            raise error(f'@define {name.value} needs a body in %( ... %)', self._pos(name),
+                        hint=f'@define {name.value} %( tokens %)')
         body, _ = self._until_end(opener, ('PP_END',))
-        self.macros[name.value] = body
+        self.macros[name.value] = Macro(params, body)
+
+    def _expand(self, use: Any, macro: Macro) -> List[Any]:
+        """The tokens of one use of a macro, its arguments put in."""
+        if macro.params is None:
+            return list(macro.body)
+        opener = self._raw()
+        if opener is None or opener.type != '(':
+            raise error(f"macro '{use.value}' takes {len(macro.params)} argument(s)",
+                        self._pos(use), width=len(use.value),
+                        hint=f"{use.value}({', '.join(macro.params)})")
+        args: List[List[Any]] = [[]]
+        depth = 0
+        while True:
+            tok = self._raw()
+            if tok is None:
+                raise error(f"the arguments of '{use.value}' are not closed with ')'",
+                            self._pos(opener))
+            if tok.type in ('(', '[', '{'):
+                depth += 1
+            elif tok.type in (')', ']', '}'):
+                if depth == 0 and tok.type == ')':
+                    break
+                if depth == 0:
+                    raise error(f"the arguments of '{use.value}' are not closed with ')'",
+                                self._pos(opener))
+                depth -= 1
+            elif tok.type == ',' and depth == 0:
+                args.append([])
+                continue
+            args[-1].append(tok)
+        if args == [[]]:
+            args = []
+        if len(args) != len(macro.params):
+            raise error(f"macro '{use.value}' takes {len(macro.params)} argument(s), "
+                        f"{len(args)} given", self._pos(use), width=len(use.value))
+        bound = dict(zip(macro.params, args))
+        out: List[Any] = []
+        for tok in macro.body:
+            if tok.type == 'AT_IDENT' and tok.value[1:] in bound:
+                out.extend(bound[tok.value[1:]])
+            else:
+                out.append(tok)
+        return out
 
     def _conditional(self, start: Any) -> List[Any]:
         cond, stop = self._until_end(start, ('PP_THEN',))
@@ -161,21 +277,35 @@ class Preprocessor:
             if close.type != ')':
                 raise error("')' expected", self._pos(close))
             return v
-        if tok.type != 'IDENT':
-            raise error(f"a name (kernel_v, kernel_vr, arch, CONFIG_...) expected, not "
-                        f"'{tok.value}'", self._pos(tok))
+        if tok.type not in ('IDENT', 'NUMBER', 'STRING'):
+            raise error(f"a name (kernel_v, kernel_vr, arch, CONFIG_...) or a value "
+                        f"expected, not '{tok.value}'", self._pos(tok))
         op = self._next('a comparison operator')
         if op.type not in _COND_OPS:
             raise error(f"a comparison operator expected, not '{op.value}'", self._pos(op))
         rhs = self._next('a value')
         if rhs.type not in ('STRING', 'NUMBER'):
             raise error('a string or number expected', self._pos(rhs))
-        return self._compare(tok, _COND_OPS[op.type], str(rhs.value))
+        return self._compare(tok, _COND_OPS[op.type], rhs)
 
-    def _compare(self, name_tok: Any, op: str, rhs: str) -> bool:
+    def _compare(self, name_tok: Any, op: str, rhs_tok: Any) -> bool:
+        rhs = str(rhs_tok.value)
+        if name_tok.type != 'IDENT':
+            # a literal ($#, @1 put in): numbers compare as numbers
+            if name_tok.type == 'NUMBER' and rhs_tok.type == 'NUMBER':
+                a, b = name_tok.value, rhs_tok.value
+                return {'==': a == b, '!=': a != b, '<': a < b, '>': a > b,
+                        '<=': a <= b, '>=': a >= b}[op]
+            if name_tok.type != rhs_tok.type:
+                raise error('a number is compared with a string', self._pos(name_tok))
+            a, b = str(name_tok.value), rhs
+            return {'==': a == b, '!=': a != b, '<': a < b, '>': a > b,
+                    '<=': a <= b, '>=': a >= b}[op]
         name = name_tok.value
         if name == 'systemtap_v':
             lhs: Optional[str] = SYSTEMTAP_V
+        elif name in KIT_FACTS:
+            lhs = KIT_FACTS[name]
         else:
             lhs = self.facts(name)
         if lhs is None:
@@ -197,3 +327,9 @@ class Preprocessor:
         except TypeError:
             return {'<': str(a) < str(b), '>': str(a) > str(b),
                     '<=': str(a) <= str(b), '>=': str(a) >= str(b)}[op]
+
+
+def _retyped(tok: Any, typ: str, value: Any) -> Any:
+    out = copy.copy(tok)
+    out.type, out.value = typ, value
+    return out

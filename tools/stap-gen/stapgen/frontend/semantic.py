@@ -147,6 +147,11 @@ class FormatSpec:
     prec: Optional[str]
     offset: int         # position in the format string
 
+    @property
+    def stars(self) -> int:
+        """How many numbers the directive takes before its value (%*.*s)."""
+        return (self.width == '*') + (self.prec == '*')
+
 
 def parse_format(fmt: str) -> Tuple[List[object], Optional[str]]:
     """Split a printf format into literal strings and FormatSpecs."""
@@ -166,8 +171,8 @@ def parse_format(fmt: str) -> Tuple[List[object], Optional[str]]:
         if conv == '%':
             parts.append('%')
         elif conv in NUMERIC_CONV + 'sp':
-            if m.group('width') == '*' or m.group('prec') == '*':
-                return parts, "'*' width and precision are not supported"
+            if conv == 'b' and '*' in (m.group('width'), m.group('prec')):
+                return parts, "'%b' takes no '*' width"
             if conv == 'b' and m.group('width') not in (None, '1', '2', '4', '8'):
                 return parts, f"'{m.group(0)}' writes 1, 2, 4 or 8 bytes: use %1b, %2b, " \
                     '%4b or %8b (the default)'
@@ -187,9 +192,14 @@ class Program:
     functions: Dict[str, ProbeSym] = field(default_factory=dict)
 
 
+GURU_HINT = ('embedded C and writes to the probed code are guru mode (-g): SystemTap '
+             'refuses them too without -g')
+
+
 class Checker:
-    def __init__(self, script: n.Script) -> None:
+    def __init__(self, script: n.Script, guru: bool = False) -> None:
         self.script = script
+        self.guru = guru
         self.globals: Dict[str, GlobalSym] = {}
         self.errors: List[Diagnostic] = []
         self.changed = False
@@ -201,8 +211,14 @@ class Checker:
         first = self.functions[name].function
         return str(first.pos) if first is not None else '?'
 
+    def _guru(self, what: str, pos: Pos, trusted: bool = False) -> None:
+        if not self.guru and not trusted:
+            self._err(f'{what} needs guru mode (-g)', pos, hint=GURU_HINT)
+
     def check(self) -> Program:
         self.functions: Dict[str, ProbeSym] = {}
+        for emb in self.script.embedded:
+            self._guru('embedded C', emb.pos, emb.trusted)
         for f in self.script.functions:
             if f.name in self.functions:
                 self.errors.append(Diagnostic(
@@ -220,6 +236,8 @@ class Checker:
                                            prm.pos if prm.type else None)
             if f.ret:
                 fs.ret.type, fs.ret.pos = f.ret, f.pos
+            if f.embedded is not None:
+                self._guru(f"function '{f.name}' in embedded C", f.pos, f.embedded.trusted)
             self.functions[f.name] = fs
         for g in self.script.globals:
             if g.name in self.globals:
@@ -241,18 +259,35 @@ class Checker:
             self.changed = False
             for ps in scopes:
                 self.probe = ps
+                if ps.probe.condition is not None:
+                    self._condition(ps.probe.condition)
                 self._stmt(ps.body)
             if self.errors or not self.changed:
                 break
         for fs in self.functions.values():
             if fs.ret.type is None:
                 fs.ret.type = n.LONG        # a function that returns nothing
+            if fs.function is not None and fs.function.embedded is not None:
+                for pname in fs.params:     # a parameter no caller decides: a long
+                    if fs.locals[pname].type is None:
+                        fs.locals[pname].type = n.LONG
         if not self.errors:
             self._final(scopes)
             self._propagate_globals(scopes)
         if self.errors:
             raise StapError(*self.errors)
         return Program(self.script, self.globals, probes, self.functions)
+
+    def _condition(self, cond: n.Expr) -> None:
+        """probe P if (cond): cond reads globals only (it is checked when they
+        change, outside any handler)."""
+        assert self.probe is not None
+        before = set(self.probe.locals)
+        self._expr(cond, n.LONG)
+        for name in set(self.probe.locals) - before:
+            del self.probe.locals[name]
+            self._err(f"a probe condition reads globals only, and '{name}' is not one",
+                      cond.pos, hint=f'declare it: global {name}')
 
     def _propagate_globals(self, scopes: List[ProbeSym]) -> None:
         """A probe locks what it touches and what the functions it calls touch."""
@@ -346,11 +381,19 @@ class Checker:
         return g
 
     def _indexed(self, array: str, keys: List[n.Expr], pos: Pos,
-                 lock: bool = True) -> Optional[GlobalSym]:
-        """array[keys...]: the keys take (or must have) the key types."""
+                 lock: bool = True, wild: bool = False) -> Optional[GlobalSym]:
+        """array[keys...]: the keys take (or must have) the key types; with
+        wild, a key may be * (any key)."""
         g = self._array(array, len(keys), pos, lock)
         if g is not None:
             for k, slot in zip(keys, g.keys):
+                if isinstance(k, n.Wildcard):
+                    if not wild:
+                        self._err("'*' stands for any key only in delete and in "
+                                  "membership tests", k.pos,
+                                  hint=f'delete {array}[*, k]  or  [*, k] in {array}')
+                    k.type = slot.type
+                    continue
                 self._unify(slot, self._expr(k, slot.type), k.pos, f"key of '{array}'")
         return g
 
@@ -361,10 +404,12 @@ class Checker:
             self.probe.globals_used.add(name)
             self._set_array(g, False, pos)
             return g.value
-        if name in BUILTINS:
-            self._err(f"'{name}' is a function; call it as {name}()", pos)
-            return None
         slot = self.probe.locals.get(name)
+        if name in BUILTINS and slot is None and not assigning:
+            # a local may be named like a function (pid = pid()), once assigned
+            self._err(f"'{name}' is a function; call it as {name}()", pos,
+                      hint=f"or assign the local '{name}' before reading it")
+            return None
         if slot is None:
             slot = Slot(f"local '{name}'", pos=None)
             self.probe.locals[name] = slot
@@ -444,6 +489,9 @@ class Checker:
                 self._unify(g.value, slot.type, s.pos, f"values of '{s.array}'")
         if s.limit is not None:
             self._expr(s.limit, n.LONG)
+        if s.sort_agg and g.value.type not in (None, n.STATS):
+            self._err(f"'@{s.sort_agg}' sorts an array of aggregates; '{s.array}' holds "
+                      f"{g.value.type}s", s.pos, hint='sort values with + or - alone')
         self.foreach_arrays.append(s.array)
         self._stmt(s.body)
         self.foreach_arrays.pop()
@@ -451,7 +499,7 @@ class Checker:
     def _delete(self, s: n.Delete) -> None:
         t = s.target
         if isinstance(t, n.Index):
-            self._indexed(t.array, t.keys, t.pos)
+            self._indexed(t.array, t.keys, t.pos, wild=True)
         elif isinstance(t, n.Var):
             g = self.globals.get(t.name)
             if g is None:
@@ -484,8 +532,15 @@ class Checker:
                 return None
             return self._unify(g.value, want, e.pos, f"values of '{e.array}'")
         if isinstance(e, n.InArray):
-            self._indexed(e.array, e.keys, e.pos)
+            self._indexed(e.array, e.keys, e.pos, wild=True)
             return n.LONG
+        if isinstance(e, n.Wildcard):
+            self._err("'*' stands for any key only in delete and in membership tests",
+                      e.pos)
+            return None
+        if isinstance(e, n.EmbeddedExpr):
+            self._guru('an embedded C expression', e.pos, e.trusted)
+            return n.STRING if '/* string */' in e.code else n.LONG
         if isinstance(e, n.AggAdd):
             self._aggregate(e.target, e.pos, adding=True)
             self._expr(e.value, n.LONG)
@@ -610,6 +665,15 @@ class Checker:
             return t
         if isinstance(target, n.Index):
             return self._expr(target, typ)
+        if isinstance(target, n.Target):
+            self._guru(f"writing to the target variable '{target.text()}'", target.pos)
+            if target.is_string or target.address_of:
+                self._err(f"cannot assign to '{target.text()}'", target.pos)
+            self._target(target)
+            if typ is not None and typ != n.LONG:
+                self._err(f"'{target.text()}' takes a number", pos)
+            target.type = n.LONG
+            return n.LONG
         self._err('cannot assign to this expression', target.pos)
         return None
 
@@ -691,11 +755,17 @@ class Checker:
             self._err(f"'%b' writes binary output: only printf takes it, not {e.name}",
                       e.args[0].pos)
         args = e.args[1:]
-        if len(specs) != len(args):
-            self._err(f'printf format has {len(specs)} directive(s) but '
-                      f'{len(args)} argument(s) follow', e.args[0].pos)
-        for spec, a in zip(specs, args):
-            want = n.STRING if spec.conv == 's' else n.LONG
+        wants: List[Tuple[FormatSpec, str]] = []
+        for spec in specs:
+            wants += [(spec, n.LONG)] * spec.stars
+            wants.append((spec, n.STRING if spec.conv == 's' else n.LONG))
+        if len(wants) != len(args):
+            stars = len(wants) - len(specs)
+            self._err(f'printf format has {len(specs)} directive(s) but {len(args)} '
+                      'argument(s) follow' +
+                      (f' (it takes {len(wants)} with its * widths)' if stars else ''),
+                      e.args[0].pos)
+        for (spec, want), a in zip(wants, args):
             got = self._expr(a, None)
             if got is None:
                 self._expr(a, want)
@@ -704,9 +774,9 @@ class Checker:
                           f'argument is a {got}', a.pos)
 
 
-def check(script: n.Script) -> Program:
+def check(script: n.Script, guru: bool = False) -> Program:
     try:
-        return Checker(script).check()
+        return Checker(script, guru).check()
     except RecursionError:
         raise StapError(Diagnostic('the script nests too deeply to check',
                                    hint='split deep expressions into statements')) from None

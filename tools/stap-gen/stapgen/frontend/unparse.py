@@ -59,6 +59,10 @@ def expr(e: n.Expr, top: bool = False) -> str:
         return f'@entry({expr(e.expr)})'
     if isinstance(e, n.Defined):
         return f'@defined({expr(e.expr)})'
+    if isinstance(e, n.Wildcard):
+        return '*'
+    if isinstance(e, n.EmbeddedExpr):
+        return '%{' + e.code + '%}'
     raise AssertionError(e)
 
 
@@ -114,7 +118,8 @@ def stmt(s: n.Stmt, ind: int, out: List[str]) -> None:
         head = f'[{", ".join(keys)}]' if len(keys) > 1 else keys[0]
         if s.value:
             head = f'{s.value} = {head}'
-        arr = s.array + (sign if s.sort_key == -1 else '')
+        arr = s.array + (f' @{s.sort_agg}' if s.sort_agg else '') + \
+            (sign if s.sort_key == -1 else '')
         limit = f' limit {expr(s.limit)}' if s.limit is not None else ''
         out.append(f'{pad}foreach ({head} in {arr}{limit})')
         _block(s.body, ind, out)
@@ -135,9 +140,11 @@ def stmt(s: n.Stmt, ind: int, out: List[str]) -> None:
 
 def script(sc: n.Script) -> str:
     out: List[str] = []
+    for b in sc.embedded:
+        out.append('%{' + b.code + '%}')
     for g in sc.globals:
-        decl = f'global {g.name}'
-        if g.size is not None:
+        decl = f'global {g.name}' + ('%' if g.wrap else '')
+        if g.size:
             decl += f'[{g.size}]'
         if isinstance(g.init, n.Number):
             decl += f' = {g.init.value}'
@@ -147,12 +154,16 @@ def script(sc: n.Script) -> str:
     for f in sc.functions:
         params = ', '.join(p.name + (f':{p.type}' if p.type else '') for p in f.params)
         out.append(f'function {f.name}({params})' + (f':{f.ret}' if f.ret else ''))
-        _block(f.body, 0, out)
+        if f.embedded is not None:
+            out[-1] += ' %{' + f.embedded.code + '%}'
+        else:
+            _block(f.body, 0, out)
     for a in sc.aliases:
         out.append(f'probe {a.name} {"+=" if a.epilogue else "="} ' +
                    ', '.join(str(pt) for pt in a.points))
         _block(a.body, 0, out)
     for p in sc.probes:
-        out.append('probe ' + ', '.join(str(pt) for pt in p.points))
+        out.append('probe ' + ', '.join(str(pt) for pt in p.points) +
+                   (f' if ({expr(p.condition)})' if p.condition is not None else ''))
         _block(p.body, 0, out)
     return '\n'.join(out) + '\n'

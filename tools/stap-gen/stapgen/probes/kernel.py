@@ -223,6 +223,14 @@ def _function(r: 'Resolver', handler: int, comp: n.Component, sx: 'Suffixes') ->
                     comp.pos, hint='it is defined in ' +
                     ', '.join(sorted(set(elsewhere))))
     if not found_any and not skipped:
+        if sx.inline and not wild:
+            out_of_line = [x for x in names or [func_pat]
+                           if (bulk.entries.get(x) if bulk else r.entries(x))]
+            if out_of_line:
+                raise error(f"'{out_of_line[0]}' has no inlined copies in this tree: "
+                            'it is only out of line, so .inline matches nothing', comp.pos,
+                            hint=f'drop .inline to probe its entry: '
+                                 f'kernel.function("{out_of_line[0]}")')
         if wild:
             raise error(f'no function matches "{func_pat}"', comp.pos)
         r.no_function(func_pat, comp.pos)
