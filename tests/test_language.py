@@ -263,3 +263,31 @@ def test_star_width_and_precision() -> None:
     assert 'printf format has 1 directive(s) but 1 argument(s) follow (it takes 2 ' \
            'with its * widths)' in out
     assert "'%b' takes no '*' width" in diag('probe begin { printf("%*b", 1, 2) }')
+
+
+def test_foreach_over_a_slice() -> None:
+    s = parse('global a\nprobe begin { a[1, "x"] = 1; foreach ([k, v] in a[1, *] limit 3) '
+              'print(v) }')
+    fe = s.probes[0].body.body[1]
+    assert isinstance(fe, n.Foreach) and isinstance(fe.slice[1], n.Wildcard)
+    assert unparse.script(s).count('foreach ([k, v] in a[1, *] limit 3)') == 1
+    out = diag('global a\nprobe begin { a[1, 2] = 1; foreach ([k, v] in a[*]) print(v) }')
+    assert "t.stp:2:47: error: the slice of 'a' has 1 key(s), the array 2" in out
+
+
+def test_string_literals_join_and_regroup() -> None:
+    s = parse('probe begin { x = "a" "b" %( $# == 0 %? "c" %) }')
+    assert s.probes[0].body.body[0].expr.value.value == 'abc'
+    s = parse('global a\nprobe begin { a[1] = 1; (a[1])--; exit() && 1 }')
+    assert isinstance(s.probes[0].body.body[1].expr, n.IncDec)
+    assert '++ needs a variable or an array element' in diag('probe begin { x = ++f() }')
+
+
+def test_marks_inside_brace_groups() -> None:
+    s = parse('probe kernel.{trace("a")!, trace("b")?, trace("c")} { }')
+    assert points(s) == [['kernel.trace("a")!', 'kernel.trace("b")?', 'kernel.trace("c")']]
+
+
+def test_untaken_branches_may_name_missing_arguments() -> None:
+    s = parse('probe timer.s(%( $# > 0 %? $1 %: 5 %)) { }')
+    assert points(s) == [['timer.s(5)']]

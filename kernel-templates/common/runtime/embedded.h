@@ -5,8 +5,13 @@
  * In a function written in C, STAP_ARG_name is the argument `name` and
  * STAP_RETVALUE the return value (the translator defines both around the
  * body); CONTEXT is the probe's context, STAP_RETURN(v) returns v and
- * STAP_ERROR(fmt, ...) ends the handler with a script error.
+ * STAP_ERROR(fmt, ...) ends the handler with a script error.  A script's
+ * C may test the kernel's version macros (linux/version.h) as SystemTap's
+ * allows; the kit's own C never does: its template set says what its
+ * kernel has.
  */
+
+#include <linux/version.h>
 
 #define CONTEXT c
 #define STAP_RETURN(v)			\

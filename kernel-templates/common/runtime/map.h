@@ -219,46 +219,43 @@ static __maybe_unused void stp_map_delete(struct stp_map *m, const struct stp_ke
 		stp_map_remove(m, e);
 }
 
-/* delete a[*, k]: every entry whose keys not in @wild (bit i: key i is *) match @k */
+/* Do @e's keys match @k in every key not in @wild (bit i: key i is *)? */
+static __maybe_unused bool stp_entry_matches(struct stp_map *m, struct stp_map_entry *e,
+					     const struct stp_key *k, unsigned int wild)
+{
+	int i;
+
+	for (i = 0; i < m->nkeys; i++) {
+		if (wild & (1u << i))
+			continue;
+		if (m->keytype[i] == STP_STRING ?
+		    strncmp(stp_entry_key_str(m, e, i), k->s[i], MAXSTRINGLEN - 1) :
+		    stp_entry_key_long(m, e, i) != k->n[i])
+			return false;
+	}
+	return true;
+}
+
+/* delete a[*, k]: every entry that matches */
 static __maybe_unused void stp_map_delete_matching(struct stp_map *m, const struct stp_key *k,
 						   unsigned int wild)
 {
 	struct stp_map_entry *e, *tmp;
-	int i;
 
-	list_for_each_entry_safe(e, tmp, &m->live, lnode) {
-		for (i = 0; i < m->nkeys; i++) {
-			if (wild & (1u << i))
-				continue;
-			if (m->keytype[i] == STP_STRING ?
-			    strncmp(stp_entry_key_str(m, e, i), k->s[i], MAXSTRINGLEN - 1) :
-			    stp_entry_key_long(m, e, i) != k->n[i])
-				break;
-		}
-		if (i == m->nkeys)
+	list_for_each_entry_safe(e, tmp, &m->live, lnode)
+		if (stp_entry_matches(m, e, k, wild))
 			stp_map_remove(m, e);
-	}
 }
 
-/* [*, k] in a: is there an entry matching @k in the keys not in @wild */
+/* [*, k] in a: is there an entry that matches */
 static __maybe_unused bool stp_map_exists_matching(struct stp_map *m, const struct stp_key *k,
 						   unsigned int wild)
 {
 	struct stp_map_entry *e;
-	int i;
 
-	list_for_each_entry(e, &m->live, lnode) {
-		for (i = 0; i < m->nkeys; i++) {
-			if (wild & (1u << i))
-				continue;
-			if (m->keytype[i] == STP_STRING ?
-			    strncmp(stp_entry_key_str(m, e, i), k->s[i], MAXSTRINGLEN - 1) :
-			    stp_entry_key_long(m, e, i) != k->n[i])
-				break;
-		}
-		if (i == m->nkeys)
+	list_for_each_entry(e, &m->live, lnode)
+		if (stp_entry_matches(m, e, k, wild))
 			return true;
-	}
 	return false;
 }
 
@@ -392,17 +389,25 @@ static __maybe_unused int stp_sort_cmp(const void *pa, const void *pb, const voi
  * order), -1 by value (an aggregate's by @stat), n >= 1 by key n.
  * Returns the number of entries.
  */
-static __maybe_unused u32 stp_map_sort(struct stp_map *m, int column, int desc, int stat)
+static __maybe_unused u32 stp_map_sort_slice(struct stp_map *m, int column, int desc, int stat,
+					      const struct stp_key *k, unsigned int wild)
 {
 	struct stp_sort_spec spec = { m, column > 0 ? column - 1 : -1, desc, stat };
 	struct stp_map_entry *e;
 	u32 n = 0;
 
 	list_for_each_entry(e, &m->live, lnode)
-		m->sorted[n++] = e;
+		if (!k || stp_entry_matches(m, e, k, wild))
+			m->sorted[n++] = e;
 	if (column)
 		sort_r(m->sorted, n, sizeof(*m->sorted), stp_sort_cmp, NULL, &spec);
 	return n;
+}
+
+/* the same for every entry; foreach (k in a[x, *]) sorts only those matching */
+static __maybe_unused u32 stp_map_sort(struct stp_map *m, int column, int desc, int stat)
+{
+	return stp_map_sort_slice(m, column, desc, stat, NULL, 0);
 }
 
 /*

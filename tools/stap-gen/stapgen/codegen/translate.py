@@ -308,8 +308,15 @@ class Translator:
             m += '.agg'
         self._emit(ind, '{')
         stat = f'STP_STAT_{(st.sort_agg or "count").upper()}'
-        self._emit(ind + 1, f'u32 n{d} = stp_map_sort({m}, {st.sort_key}, '
-                            f'{int(st.sort_desc)}, {stat}), i{d};')
+        if st.slice is not None and self._wild(st.slice) != (1 << len(st.slice)) - 1:
+            # foreach (... in a[x, *]): only the entries whose given keys match
+            self._emit(ind + 1, f'u32 n{d} = stp_map_sort_slice({m}, {st.sort_key}, '
+                                f'{int(st.sort_desc)}, {stat}, '
+                                f'{self._key(st.array, st.slice)}, '
+                                f'{self._wild(st.slice):#x}), i{d};')
+        else:
+            self._emit(ind + 1, f'u32 n{d} = stp_map_sort({m}, {st.sort_key}, '
+                                f'{int(st.sort_desc)}, {stat}), i{d};')
         if limit:
             self._emit(ind + 1, f's64 limit{d} = {limit};')
         cond = f'i{d} < n{d}' + (f' && i{d} < limit{d}' if limit else '')
@@ -458,8 +465,9 @@ class Translator:
     def _known(self, e: n.Expr) -> Optional[bool]:
         """The value of a condition @defined decides at translation time."""
         if isinstance(e, n.Defined):
-            assert self.binder is not None and isinstance(e.expr, n.Target)
-            return self.binder.defined(e.expr)
+            inner = e.expr.expr if isinstance(e.expr, n.Entry) else e.expr   # @defined(@entry($x))
+            assert self.binder is not None
+            return isinstance(inner, n.Target) and self.binder.defined(inner)
         if isinstance(e, n.Unary) and e.op == '!':
             k = self._known(e.operand)
             return None if k is None else not k
@@ -673,6 +681,12 @@ class Translator:
 
     def _builtin(self, e: n.Call, a: List[str]) -> str:
         name = e.name
+        if name in ('print', 'println') and len(e.args) > 1:
+            nl = '\\n' if name == 'println' else ''
+            fmt = ''.join('%s' if x.type == n.STRING else '%lld' for x in e.args)
+            vals = [v if x.type == n.STRING else f'(long long)({v})'
+                    for x, v in zip(e.args, a)]
+            return f'stp_printf(c, "{fmt}{nl}", {", ".join(vals)})'
         if name in ('print', 'println'):
             nl = '\\n' if name == 'println' else ''
             if e.args[0].type == n.STRING:

@@ -230,6 +230,7 @@ class Foreach(Stmt):
     body: Stmt
     array_pos: Optional[Pos] = None
     sort_agg: str = ''      # sorting an aggregate's values: by 'count', 'sum', ...
+    slice: Optional[List[Expr]] = None  # foreach (k in a[x, *]): the keys to match
 
 
 @dataclass
@@ -303,6 +304,7 @@ class Global(Node):
     size: Optional[int] = None
     init: Optional[Expr] = None
     wrap: bool = False          # global a%: when full, the oldest entry goes
+    library: bool = False       # declared by a tapset, not the script
 
 
 @dataclass

@@ -37,6 +37,8 @@ precedence = (
     ('left', '*', '/', '%'),
     ('right', 'UNARY', '!', '~'),
     ('left', 'INC', 'DEC'),
+    # a target's [i] and ->m bind tighter than & before it: &@cast(p, "t")[1]
+    ('left', '[', 'ARROW'),
 )
 
 _source: Source
@@ -107,8 +109,8 @@ def p_alias(p: Any) -> None:
         raise error(f"a probe alias is defined with = or +=, not {p[3]}", _pos(p, 3))
     if len(p[2]) != 1:
         raise error('a probe alias defines one name: braces belong on the right of =',
-                    p[2][0][0].pos)
-    comps = p[2][0]
+                    p[2][0][0][0].pos)
+    comps = p[2][0][0]
     if any(c.arg is not None for c in comps):
         raise error('a probe alias name has no arguments', comps[0].pos)
     name = '.'.join(c.name for c in comps)
@@ -125,35 +127,46 @@ def p_probepoint(p: Any) -> None:
     '''probepoint : components
                   | components '?'
                   | components '!' '''
-    # one point per alternative of its brace groups
+    # one point per alternative of its brace groups; a mark inside a group
+    # (kernel.{trace("a")!, trace("b")}) is that alternative's
     mark = p[2] if len(p) == 3 else ''
-    p[0] = [n.ProbePoint(alt[0].pos, alt, optional=bool(mark), sufficient=mark == '!')
-            for alt in p[1]]
+    p[0] = [n.ProbePoint(alt[0].pos, alt, optional=bool(m or mark),
+                         sufficient=(m or mark) == '!')
+            for alt, m in p[1]]
 
 
 def p_components(p: Any) -> None:
     '''components : compgroup
                   | components '.' compgroup'''
-    # a list of alternatives, each a list of components:
-    # a.{b,c}.d is [[a, b, d], [a, c, d]]
+    # a list of alternatives, each (components, mark):
+    # a.{b,c?}.d is [([a, b, d], ''), ([a, c, d], '?')]
     if len(p) == 2:
         p[0] = p[1]
     else:
-        p[0] = [head + tail for head in p[1] for tail in p[3]]
+        p[0] = [(head + tail, hm or tm) for head, hm in p[1] for tail, tm in p[3]]
     if len(p[0]) > 10000:
-        raise error('brace expansion makes more than 10000 probe points', p[0][0][0].pos)
+        raise error('brace expansion makes more than 10000 probe points',
+                    p[0][0][0][0].pos)
 
 
 def p_compgroup(p: Any) -> None:
     '''compgroup : component
                  | '{' compalts '}' '''
-    p[0] = [[p[1]]] if len(p) == 2 else p[2]
+    p[0] = [([p[1]], '')] if len(p) == 2 else p[2]
 
 
 def p_compalts(p: Any) -> None:
-    '''compalts : components
-                | compalts ',' components'''
+    '''compalts : compalt
+                | compalts ',' compalt'''
     p[0] = p[1] if len(p) == 2 else p[1] + p[3]
+
+
+def p_compalt(p: Any) -> None:
+    '''compalt : components
+               | components '?'
+               | components '!' '''
+    mark = p[2] if len(p) == 3 else ''
+    p[0] = [(comps, m or mark) for comps, m in p[1]]
 
 
 def p_component(p: Any) -> None:
@@ -342,11 +355,12 @@ def p_optexpr(p: Any) -> None:
 
 
 def p_stmt_foreach(p: Any) -> None:
-    '''stmt : FOREACH '(' foreachvars IN IDENT sortop optlimit ')' stmt
-            | FOREACH '(' foreachvars IN IDENT AT_IDENT sortop optlimit ')' stmt
-            | FOREACH '(' foreachvars IN IDENT AT_IDENT optlimit ')' stmt
-            | FOREACH '(' foreachvars IN IDENT optlimit ')' stmt'''
+    '''stmt : FOREACH '(' foreachvars IN foreacharray sortop optlimit ')' stmt
+            | FOREACH '(' foreachvars IN foreacharray AT_IDENT sortop optlimit ')' stmt
+            | FOREACH '(' foreachvars IN foreacharray AT_IDENT optlimit ')' stmt
+            | FOREACH '(' foreachvars IN foreacharray optlimit ')' stmt'''
     value, keys, key_sort, key_desc = p[3]
+    array, array_pos, keyslice = p[5]
     agg = ''
     rest = [p[i] for i in range(6, len(p))]
     if isinstance(rest[0], str) and rest[0].startswith('@'):
@@ -360,8 +374,16 @@ def p_stmt_foreach(p: Any) -> None:
         sort_key, sort_desc, limit, body = -1, rest[0], rest[1], rest[3]
     else:
         sort_key, sort_desc, limit, body = key_sort, key_desc, rest[0], rest[2]
-    p[0] = n.Foreach(_pos(p, 1), keys, value, p[5], sort_key, sort_desc, limit,
-                     body or n.Block(_pos(p, 1), []), array_pos=_pos(p, 5), sort_agg=agg)
+    p[0] = n.Foreach(_pos(p, 1), keys, value, array, sort_key, sort_desc, limit,
+                     body or n.Block(_pos(p, 1), []), array_pos=array_pos, sort_agg=agg,
+                     slice=keyslice)
+
+
+def p_foreacharray(p: Any) -> None:
+    '''foreacharray : IDENT
+                    | IDENT '[' keylist ']' '''
+    # foreach ([a, b] in arr[x, *]): only the entries whose keys match
+    p[0] = (p[1], _pos(p, 1), p[3] if len(p) == 5 else None)
 
 
 def p_foreachvars(p: Any) -> None:
@@ -472,7 +494,7 @@ def p_target_at(p: Any) -> None:
     if name in ('entry', 'defined'):
         if len(args) != 1:
             raise error(f'{p[1]} takes one expression', pos)
-        if name == 'defined' and not isinstance(args[0], n.Target):
+        if name == 'defined' and not isinstance(args[0], (n.Target, n.Entry)):
             raise error('@defined takes a target expression ($var, @cast, @var)', pos)
         p[0] = (n.Entry if name == 'entry' else n.Defined)(pos, args[0])
         return
@@ -608,14 +630,25 @@ def p_expr_unary(p: Any) -> None:
 
 
 def p_expr_incdec(p: Any) -> None:
-    '''expr : INC lvalue
-            | DEC lvalue
+    '''expr : INC expr %prec UNARY
+            | DEC expr %prec UNARY
             | lvalue INC
-            | lvalue DEC'''
-    if isinstance(p[1], str):
-        p[0] = n.IncDec(_pos(p, 1), p[1], True, p[2])
+            | lvalue DEC
+            | '(' expr ')' INC
+            | '(' expr ')' DEC'''
+    # the operand is an lvalue, maybe parenthesised: (a[k])--
+    if isinstance(p[1], str) and p[1] != '(':
+        target, pos = p[2], _pos(p, 1)
+        p[0] = n.IncDec(pos, p[1], True, target)
+    elif p[1] == '(':
+        target, pos = p[2], _pos(p, 1)
+        p[0] = n.IncDec(pos, p[4], False, target)
     else:
-        p[0] = n.IncDec(p[1].pos, p[2], False, p[1])
+        target, pos = p[1], p[1].pos
+        p[0] = n.IncDec(pos, p[2], False, target)
+    if not isinstance(target, (n.Var, n.Index)):
+        raise error(f"{'++' if p[0].op == '++' else '--'} needs a variable or an array "
+                    'element', target.pos)
 
 
 def p_expr_paren(p: Any) -> None:
@@ -786,6 +819,8 @@ class Library:
                 script.functions += [f for f in u.functions
                                      if f.name not in {x.name for x in script.functions}]
                 script.aliases += u.aliases
+                for g in u.globals:
+                    g.library = True
                 script.globals += u.globals
                 script.probes += u.probes
                 script.embedded += u.embedded

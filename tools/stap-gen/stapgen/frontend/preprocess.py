@@ -67,11 +67,9 @@ class Preprocessor:
         self.depth = 0
 
     def _raw(self) -> Any:
-        while True:
-            tok = self.pending.pop(0) if self.pending else self.lexer.token()
-            if tok is None or tok.type != 'ARG':
-                return tok
-            self.pending[0:0] = self._argument(tok)
+        """The next token, script arguments not yet put in: a branch of
+        %( %) that is not taken may name an argument that was not given."""
+        return self.pending.pop(0) if self.pending else self.lexer.token()
 
     def _argument(self, tok: Any) -> List[Any]:
         """$N, @N, $#, @#: the tokens standing for them."""
@@ -101,11 +99,26 @@ class Preprocessor:
         return position(tok, self.source)
 
     def token(self) -> Any:
+        tok = self._token()
+        if tok is not None and tok.type == 'STRING':
+            # "a" "b" is "ab", as in C
+            while True:
+                nxt = self._token()
+                if nxt is None or nxt.type != 'STRING':
+                    if nxt is not None:
+                        self.pending.insert(0, nxt)
+                    break
+                tok = _retyped(tok, 'STRING', tok.value + nxt.value)
+        return tok
+
+    def _token(self) -> Any:
         while True:
             tok = self._raw()
             if tok is None:
                 return None
-            if tok.type == 'PP_IF':
+            if tok.type == 'ARG':
+                self.pending[0:0] = self._argument(tok)
+            elif tok.type == 'PP_IF':
                 self.pending[0:0] = self._conditional(tok)
             elif tok.type == 'AT_IDENT' and tok.value == '@define':
                 self._define(tok)
@@ -228,6 +241,10 @@ class Preprocessor:
 
     # -- conditions -------------------------------------------------------------
     def _evaluate(self, toks: List[Any], start: Any) -> bool:
+        expanded: List[Any] = []
+        for tok in toks:
+            expanded += self._argument(tok) if tok.type == 'ARG' else [tok]
+        toks = expanded
         self._toks = toks
         self._i = 0
         if not toks:

@@ -133,8 +133,9 @@ BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
     Builtin('user_string_n', (n.LONG, n.LONG), n.STRING),
 ]}
 
+# a C length modifier (%ld, %llx) is taken and ignored: every number is 64 bits
 _FORMAT = re.compile(r'%(?P<flags>[-+ #0]*)(?P<width>\d+|\*)?(?:\.(?P<prec>\d+|\*))?'
-                     r'(?P<conv>.)', re.S)
+                     r'(?:hh|h|ll|l|j|z|t|L)?(?P<conv>.)', re.S)
 NUMERIC_CONV = 'diuxXocb'
 
 
@@ -310,7 +311,10 @@ class Checker:
                     self.errors.append(Diagnostic(
                         f"local '{name}' cannot hold an aggregate", slot.pos or ps.probe.pos,
                         hint='aggregates must be globals'))
-        for g in self.globals.values():
+        for g in list(self.globals.values()):
+            if g.is_array is None and g.decl.library:
+                del self.globals[g.name]    # a tapset's global nothing uses
+                continue
             if g.is_array is None:
                 self.errors.append(Diagnostic(f"global '{g.name}' is never used", g.pos,
                                               severity='error',
@@ -469,6 +473,14 @@ class Checker:
         g = self._array(s.array, len(s.keys), s.array_pos or s.pos)
         if g is None:
             return
+        if s.slice is not None:
+            if len(s.slice) != len(s.keys):
+                self._err(f"the slice of '{s.array}' has {len(s.slice)} key(s), the array "
+                          f'{len(s.keys)}', s.array_pos or s.pos)
+            for k, kslot in zip(s.slice, g.keys):
+                if not isinstance(k, n.Wildcard):
+                    self._unify(kslot, self._expr(k, kslot.type), k.pos,
+                                f"key of '{s.array}'")
         if s.array in self.foreach_arrays:
             self._err(f"nested foreach over the same array '{s.array}'", s.pos)
         if s.sort_key > len(s.keys):
@@ -571,7 +583,9 @@ class Checker:
         if isinstance(e, n.Target):
             return self._target(e)
         if isinstance(e, n.Entry):
-            return self._expr(e.expr, n.LONG)
+            assert self.probe is not None
+            self.probe.uses_targets = True      # saved at the entry of each function
+            return self._expr(e.expr, None) or self._expr(e.expr, n.LONG)
         if isinstance(e, n.Defined):
             self._expr(e.expr, None)
             return n.LONG
@@ -709,6 +723,8 @@ class Checker:
                       hint=f"did you mean {' or '.join(near)}?" if near else None)
             return None
         if b.ret is None and want_value:
+            if e.name == 'exit' and not e.args:
+                return n.LONG           # count && exit(): 0 as a value
             self._err(f"'{e.name}()' returns no value", e.pos)
         if e.name in ('printf', 'sprintf'):
             self._printf(e)
@@ -720,6 +736,15 @@ class Checker:
             for a in e.args:
                 if self._expr(a, None) is None:
                     self._expr(a, n.LONG)
+            return None
+        if e.name in ('print', 'println') and len(e.args) > 1:
+            for a in e.args:            # print(a, b, c): each, one after the other
+                got = self._expr(a, None)
+                if got is None:
+                    self._expr(a, n.LONG)
+                elif got in (n.HIST, n.STATS):
+                    self._err(f'{e.name} with several values takes numbers and strings',
+                              a.pos)
             return None
         if not len(b.params) - b.optional <= len(e.args) <= len(b.params):
             takes = str(len(b.params)) if not b.optional else \

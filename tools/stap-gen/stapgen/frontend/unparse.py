@@ -118,7 +118,8 @@ def stmt(s: n.Stmt, ind: int, out: List[str]) -> None:
         head = f'[{", ".join(keys)}]' if len(keys) > 1 else keys[0]
         if s.value:
             head = f'{s.value} = {head}'
-        arr = s.array + (f' @{s.sort_agg}' if s.sort_agg else '') + \
+        arr = s.array + (f'[{", ".join(expr(k) for k in s.slice)}]' if s.slice else '') + \
+            (f' @{s.sort_agg}' if s.sort_agg else '') + \
             (sign if s.sort_key == -1 else '')
         limit = f' limit {expr(s.limit)}' if s.limit is not None else ''
         out.append(f'{pad}foreach ({head} in {arr}{limit})')
