@@ -46,88 +46,89 @@
 #include <linux/math64.h>
 #include <linux/delay.h>
 #include <linux/ptrace.h>
+#include <linux/perf_event.h>
 #include <asm/irq_regs.h>
 #include "compat.h"
 
 /* Limits; each can be set with stap-gen -D NAME=VALUE. */
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXACTION
 #define MAXACTION 1000
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXMAPENTRIES
 #define MAXMAPENTRIES 2048
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXNESTING
 #define MAXNESTING 10
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXSKIPPED
 #define MAXSKIPPED 100
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXSTRINGLEN
 #define MAXSTRINGLEN 256
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXTRYLOCK
 #define MAXTRYLOCK 100
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_BUFSIZE
 #define STP_BUFSIZE (1024 * 1024)
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_HOUSEKEEPING_MS
 #define STP_HOUSEKEEPING_MS 20
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_PRINTBUF
 #define STP_PRINTBUF 8192
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_READ_CHUNK
 #define STP_READ_CHUNK (256 * 1024)
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_SUPPRESS_ERRORS
 #define STP_SUPPRESS_ERRORS 0
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef TRYLOCKDELAY
 #define TRYLOCKDELAY 10
 #endif
-#line 57 "kernel-templates/common/module.c.j2"
+#line 58 "kernel-templates/common/module.c.j2"
 
 struct stp_context;
 
 /* Locals of each probe handler live in the per-CPU context, not the stack. */
-#line 62 "kernel-templates/common/module.c.j2"
+#line 63 "kernel-templates/common/module.c.j2"
 struct stp_locals_0_0 {
-#line 64 "kernel-templates/common/module.c.j2"
+#line 65 "kernel-templates/common/module.c.j2"
 	char t0[MAXSTRINGLEN];
-#line 66 "kernel-templates/common/module.c.j2"
+#line 67 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 62 "kernel-templates/common/module.c.j2"
+#line 63 "kernel-templates/common/module.c.j2"
 struct stp_locals_1_1 {
-#line 66 "kernel-templates/common/module.c.j2"
+#line 67 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 70 "kernel-templates/common/module.c.j2"
+#line 71 "kernel-templates/common/module.c.j2"
 union stp_locals {
-#line 72 "kernel-templates/common/module.c.j2"
+#line 73 "kernel-templates/common/module.c.j2"
 	struct stp_locals_0_0 p0_0;
-#line 72 "kernel-templates/common/module.c.j2"
+#line 73 "kernel-templates/common/module.c.j2"
 	struct stp_locals_1_1 p1_1;
-#line 74 "kernel-templates/common/module.c.j2"
+#line 75 "kernel-templates/common/module.c.j2"
 };
 
 #include "runtime/context.h"
@@ -135,14 +136,15 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 86 "kernel-templates/common/module.c.j2"
+#include "runtime/procfs.h"
+#line 88 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 95 "kernel-templates/common/module.c.j2"
+#line 97 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 111 "kernel-templates/common/module.c.j2"
+#line 113 "kernel-templates/common/module.c.j2"
 
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
@@ -155,19 +157,19 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 128 "kernel-templates/common/module.c.j2"
+#line 130 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 163 "kernel-templates/common/module.c.j2"
+#line 165 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 171 "kernel-templates/common/module.c.j2"
+#line 173 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -201,25 +203,25 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 208 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 208 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_1(struct stp_context *c);
-#line 211 "kernel-templates/common/module.c.j2"
+#line 213 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 214 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0 },
-#line 214 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1 },
 #line 216 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0 },
+#line 216 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1 },
+#line 218 "kernel-templates/common/module.c.j2"
 };
-#line 243 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -230,16 +232,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 259 "kernel-templates/common/module.c.j2"
-	return;
 #line 261 "kernel-templates/common/module.c.j2"
+	return;
+#line 263 "kernel-templates/common/module.c.j2"
 }
-#line 243 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -247,20 +249,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 259 "kernel-templates/common/module.c.j2"
-	return;
 #line 261 "kernel-templates/common/module.c.j2"
+	return;
+#line 263 "kernel-templates/common/module.c.j2"
 }
-#line 264 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 271 "kernel-templates/common/module.c.j2"
-	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
 #line 273 "kernel-templates/common/module.c.j2"
+	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
+#line 275 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -552,7 +554,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 276 "kernel-templates/common/module.c.j2"
+#line 278 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -46,104 +46,105 @@
 #include <linux/math64.h>
 #include <linux/delay.h>
 #include <linux/ptrace.h>
+#include <linux/perf_event.h>
 #include <asm/irq_regs.h>
 #include "compat.h"
 
 /* Limits; each can be set with stap-gen -D NAME=VALUE. */
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXACTION
 #define MAXACTION 1000
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXMAPENTRIES
 #define MAXMAPENTRIES 2048
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXNESTING
 #define MAXNESTING 10
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXSKIPPED
 #define MAXSKIPPED 100
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXSTRINGLEN
 #define MAXSTRINGLEN 256
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXTRYLOCK
 #define MAXTRYLOCK 100
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_BUFSIZE
 #define STP_BUFSIZE (1024 * 1024)
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_HOUSEKEEPING_MS
 #define STP_HOUSEKEEPING_MS 20
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_PRINTBUF
 #define STP_PRINTBUF 8192
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_READ_CHUNK
 #define STP_READ_CHUNK (256 * 1024)
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef STP_SUPPRESS_ERRORS
 #define STP_SUPPRESS_ERRORS 0
 #endif
-#line 53 "kernel-templates/common/module.c.j2"
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef TRYLOCKDELAY
 #define TRYLOCKDELAY 10
 #endif
-#line 57 "kernel-templates/common/module.c.j2"
+#line 58 "kernel-templates/common/module.c.j2"
 
 struct stp_context;
 
 /* Locals of each probe handler live in the per-CPU context, not the stack. */
-#line 62 "kernel-templates/common/module.c.j2"
+#line 63 "kernel-templates/common/module.c.j2"
 struct stp_locals_0 {
-#line 66 "kernel-templates/common/module.c.j2"
+#line 67 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 62 "kernel-templates/common/module.c.j2"
+#line 63 "kernel-templates/common/module.c.j2"
 struct stp_locals_1 {
-#line 66 "kernel-templates/common/module.c.j2"
+#line 67 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 62 "kernel-templates/common/module.c.j2"
+#line 63 "kernel-templates/common/module.c.j2"
 struct stp_locals_2 {
-#line 66 "kernel-templates/common/module.c.j2"
+#line 67 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 62 "kernel-templates/common/module.c.j2"
+#line 63 "kernel-templates/common/module.c.j2"
 struct stp_locals_3 {
-#line 64 "kernel-templates/common/module.c.j2"
+#line 65 "kernel-templates/common/module.c.j2"
 	s64 v_c;
-#line 66 "kernel-templates/common/module.c.j2"
+#line 67 "kernel-templates/common/module.c.j2"
 	char unused;
 };
 
-#line 70 "kernel-templates/common/module.c.j2"
+#line 71 "kernel-templates/common/module.c.j2"
 union stp_locals {
-#line 72 "kernel-templates/common/module.c.j2"
+#line 73 "kernel-templates/common/module.c.j2"
 	struct stp_locals_0 p0;
-#line 72 "kernel-templates/common/module.c.j2"
+#line 73 "kernel-templates/common/module.c.j2"
 	struct stp_locals_1 p1;
-#line 72 "kernel-templates/common/module.c.j2"
+#line 73 "kernel-templates/common/module.c.j2"
 	struct stp_locals_2 p2;
-#line 72 "kernel-templates/common/module.c.j2"
+#line 73 "kernel-templates/common/module.c.j2"
 	struct stp_locals_3 p3;
-#line 74 "kernel-templates/common/module.c.j2"
+#line 75 "kernel-templates/common/module.c.j2"
 };
 
 #include "runtime/context.h"
@@ -151,22 +152,23 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 86 "kernel-templates/common/module.c.j2"
+#include "runtime/procfs.h"
+#line 88 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 95 "kernel-templates/common/module.c.j2"
+#line 97 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 101 "kernel-templates/common/module.c.j2"
+#line 103 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_prof;
-#line 109 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_prof_lock);
-#line 107 "kernel-templates/common/module.c.j2"
-static s64 stp_g_ticks;
-#line 109 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_ticks_lock);
 #line 111 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_prof_lock);
+#line 109 "kernel-templates/common/module.c.j2"
+static s64 stp_g_ticks;
+#line 111 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_ticks_lock);
+#line 113 "kernel-templates/common/module.c.j2"
 
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
@@ -179,32 +181,32 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 124 "kernel-templates/common/module.c.j2"
+#line 126 "kernel-templates/common/module.c.j2"
 static char *stp_param_ticks;
 module_param_named(ticks, stp_param_ticks, charp, 0);
 MODULE_PARM_DESC(ticks, "the script's global 'ticks' (long)");
-#line 128 "kernel-templates/common/module.c.j2"
+#line 130 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 141 "kernel-templates/common/module.c.j2"
+#line 143 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_prof, "prof", "l",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 156 "kernel-templates/common/module.c.j2"
-	if (stp_param_ticks)
 #line 158 "kernel-templates/common/module.c.j2"
+	if (stp_param_ticks)
+#line 160 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_ticks, 0, &stp_g_ticks);
-#line 163 "kernel-templates/common/module.c.j2"
+#line 165 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 169 "kernel-templates/common/module.c.j2"
-	stp_pmap_free(&stp_g_prof);
 #line 171 "kernel-templates/common/module.c.j2"
+	stp_pmap_free(&stp_g_prof);
+#line 173 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -238,43 +240,43 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 208 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 208 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 208 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_2(struct stp_context *c);
-#line 208 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_3(struct stp_context *c);
-#line 211 "kernel-templates/common/module.c.j2"
+#line 213 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 214 "kernel-templates/common/module.c.j2"
-	{ .pp = "timer.ms(100)", .func = "", .handler = stp_handler_0 },
-#line 214 "kernel-templates/common/module.c.j2"
-	{ .pp = "timer.profile", .func = "", .handler = stp_handler_1 },
-#line 214 "kernel-templates/common/module.c.j2"
-	{ .pp = "timer.s(2)", .func = "", .handler = stp_handler_2 },
-#line 214 "kernel-templates/common/module.c.j2"
-	{ .pp = "timer.jiffies(50)", .func = "", .handler = stp_handler_2 },
-#line 214 "kernel-templates/common/module.c.j2"
-	{ .pp = "end", .func = "", .handler = stp_handler_3 },
 #line 216 "kernel-templates/common/module.c.j2"
+	{ .pp = "timer.ms(100)", .func = "", .handler = stp_handler_0 },
+#line 216 "kernel-templates/common/module.c.j2"
+	{ .pp = "timer.profile", .func = "", .handler = stp_handler_1 },
+#line 216 "kernel-templates/common/module.c.j2"
+	{ .pp = "timer.s(2)", .func = "", .handler = stp_handler_2 },
+#line 216 "kernel-templates/common/module.c.j2"
+	{ .pp = "timer.jiffies(50)", .func = "", .handler = stp_handler_2 },
+#line 216 "kernel-templates/common/module.c.j2"
+	{ .pp = "end", .func = "", .handler = stp_handler_3 },
+#line 218 "kernel-templates/common/module.c.j2"
 };
-#line 240 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_ticks_lock };
-#line 243 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 248 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 1, &flags))
 		return;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "timer.stp"
@@ -291,16 +293,16 @@ static void stp_handler_0(struct stp_context *c)
 		(void)((stp_request_exit(), 0));
 	}
 out:
-#line 257 "kernel-templates/common/module.c.j2"
+#line 259 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 1, flags);
-#line 261 "kernel-templates/common/module.c.j2"
+#line 263 "kernel-templates/common/module.c.j2"
 }
-#line 243 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "timer.stp"
@@ -308,16 +310,16 @@ static void stp_handler_1(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 259 "kernel-templates/common/module.c.j2"
-	return;
 #line 261 "kernel-templates/common/module.c.j2"
+	return;
+#line 263 "kernel-templates/common/module.c.j2"
 }
-#line 243 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "timer.stp"
@@ -325,24 +327,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->pp));
 out:
-#line 259 "kernel-templates/common/module.c.j2"
-	return;
 #line 261 "kernel-templates/common/module.c.j2"
+	return;
+#line 263 "kernel-templates/common/module.c.j2"
 }
-#line 240 "kernel-templates/common/module.c.j2"
+#line 242 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_prof_lock, &stp_g_ticks_lock };
-#line 243 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 248 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 2, &flags))
 		return;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 11 "timer.stp"
@@ -369,9 +371,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 257 "kernel-templates/common/module.c.j2"
+#line 259 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 2, flags);
-#line 261 "kernel-templates/common/module.c.j2"
+#line 263 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -520,7 +522,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 276 "kernel-templates/common/module.c.j2"
+#line 278 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -51,6 +51,7 @@ struct stp_context {
 	s64 *entry;		/* .return: the values saved when the function was entered */
 	u64 *tp_args;		/* kernel.trace: the tracepoint's arguments */
 	const struct stp_where *where;	/* kprobes: where the probe is */
+	void *family;		/* what the probe's family gives its variables ($value, ...) */
 	char out[STP_PRINTBUF];
 	union stp_locals frames[MAXNESTING + 1];	/* [0]: the probe's */
 };
@@ -196,6 +197,7 @@ static struct stp_context *stp_enter(const struct stp_probe *p, int state)
 	c->nesting = 0;
 	c->entry = NULL;
 	c->where = NULL;
+	c->family = NULL;
 	return c;
 }
 

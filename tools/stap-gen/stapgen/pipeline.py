@@ -24,7 +24,7 @@ from .frontend import nodes as n
 from .frontend import parser, semantic
 from .probes.base import Kconfig, Probe
 from .probes.names import plain_function_names
-from .probes.resolve import Resolver
+from .probes.resolve import Resolver, family_variables
 from .tree import kerneltree
 
 # What every module needs, whatever it probes.
@@ -182,7 +182,7 @@ class Pipeline:
                               self.options.args if args is None else args,
                               self._macros_found, library)
         return Parsed(source, script, semantic.check(
-            script, self.options.guru if guru is None else guru))
+            script, self.options.guru if guru is None else guru, family_variables))
 
     def resolve(self, parsed: Parsed) -> Placed:
         if self.options.vmlinux is None:
@@ -190,7 +190,8 @@ class Pipeline:
         self._prefetch = plain_function_names(parsed.script)
         resolver = Resolver(self.symbols, self.options.verbose, self.index,
                             None if self.options.vmlinux else self.tree().objtree,
-                            self.options.guru, listing=self.options.listing)
+                            self.options.guru, listing=self.options.listing,
+                            srctree=None if self.options.vmlinux else self.tree().srctree)
         if self.options.listing:
             self.symbols()[0].funcs     # a listing touches most of the table: load it once
         probes = resolver.resolve(parsed.script)

@@ -25,7 +25,7 @@ class ModuleSource:
 
 
 # The families' templates, in the order their probes register.
-FAMILY_ORDER = ('lifecycle', 'kprobe', 'tracepoint', 'timer', 'profile')
+FAMILY_ORDER = ('lifecycle', 'procfs', 'kprobe', 'tracepoint', 'timer', 'profile', 'perf')
 
 
 @dataclass

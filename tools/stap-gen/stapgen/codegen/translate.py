@@ -490,6 +490,9 @@ class Translator:
         return self.binder
 
     def _target(self, e: n.Target) -> str:
+        fv = self.s.ps.family_vars.get(e.base[1:])
+        if fv is not None:
+            return f'{fv.get}(c)'
         b = self._binder(e)
         site = b.site
         if site is not None and site.ret and not self.at_entry and \
@@ -567,6 +570,15 @@ class Translator:
         t = e.target
         op = e.op
         v = self._expr(e.value)
+        fv = self.s.ps.family_vars.get(t.base[1:]) if isinstance(t, n.Target) else None
+        if fv is not None and fv.type == n.STRING:
+            if op == '.=':
+                v = f'stp_concat({self._temp()}, {fv.get}(c), {v})'
+            return f'({fv.set}(c, {v}), {fv.get}(c))'
+        if fv is not None:
+            if op != '=':
+                v = self._arith(op[:-1], f'{fv.get}(c)', v)
+            return f'({{ s64 w_ = {v}; {fv.set}(c, w_); w_; }})'
         if isinstance(t, n.Target):
             if op != '=':
                 v = self._arith(op[:-1], self._expr(t), v)

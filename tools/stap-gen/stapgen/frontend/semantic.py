@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from . import nodes as n
 from ..diag import Diagnostic, Pos, StapError, close_matches
@@ -39,6 +39,21 @@ class GlobalSym:
     value: Slot = field(default_factory=lambda: Slot('value'))
 
 
+@dataclass(frozen=True)
+class FamilyVar:
+    """A variable a probe family gives its handlers ($value of procfs,
+    $verdict of netfilter): its type, the runtime function that reads it
+    and the one that writes it (none: read only)."""
+    type: str
+    get: str                        # C: stp_...(c)
+    set: str = ''                   # C: stp_...(c, value), '' if read only
+    guru: bool = False              # writing it needs -g
+
+
+# the variables a probe's family provides (None: its points are of no one family)
+FamilyVars = Callable[[n.Probe], Optional[Dict[str, FamilyVar]]]
+
+
 @dataclass
 class ProbeSym:
     """A probe body or a function body: a scope with locals."""
@@ -53,6 +68,7 @@ class ProbeSym:
     ret: Slot = field(default_factory=lambda: Slot('return value'))
     params: List[str] = field(default_factory=list)
     uses_targets: bool = False      # reads $vars: translated once per probe point
+    family_vars: Dict[str, FamilyVar] = field(default_factory=dict)
 
     @property
     def body(self) -> n.Block:
@@ -198,9 +214,11 @@ GURU_HINT = ('embedded C and writes to the probed code are guru mode (-g): Syste
 
 
 class Checker:
-    def __init__(self, script: n.Script, guru: bool = False) -> None:
+    def __init__(self, script: n.Script, guru: bool = False,
+                 family_vars: Optional[FamilyVars] = None) -> None:
         self.script = script
         self.guru = guru
+        self.family_vars = family_vars
         self.globals: Dict[str, GlobalSym] = {}
         self.errors: List[Diagnostic] = []
         self.changed = False
@@ -255,6 +273,9 @@ class Checker:
                             g.pos, f"global '{g.name}'")
             self.globals[g.name] = sym
         probes = [ProbeSym(i, p) for i, p in enumerate(self.script.probes)]
+        if self.family_vars is not None:
+            for ps in probes:
+                ps.family_vars = self.family_vars(ps.probe) or {}
         scopes = probes + list(self.functions.values())
         for _ in range(20):
             self.changed = False
@@ -591,8 +612,18 @@ class Checker:
             return n.LONG
         raise AssertionError(e)  # pragma: no cover
 
+    def _family_var(self, e: n.Target) -> Optional[FamilyVar]:
+        assert self.probe is not None
+        v = self.probe.family_vars.get(e.base[1:]) if e.base.startswith('$') else None
+        if v is not None and (e.steps or e.pretty or e.address_of):
+            self._err(f"'{e.base}' is a {v.type} of the probe, not a structure", e.pos)
+        return v
+
     def _target(self, e: n.Target) -> str:
         assert self.probe is not None
+        fv = self._family_var(e)
+        if fv is not None:
+            return fv.type
         if self.probe.function is not None and e.base != '@cast':
             self._err(f"'{e.text()}': target variables belong to probes, not functions",
                       e.pos, hint='pass the value to the function as an argument')
@@ -679,6 +710,16 @@ class Checker:
             return t
         if isinstance(target, n.Index):
             return self._expr(target, typ)
+        fv = self._family_var(target) if isinstance(target, n.Target) else None
+        if isinstance(target, n.Target) and fv is not None:
+            if not fv.set:
+                self._err(f"'{target.base}' is read only in this probe", target.pos)
+            elif fv.guru:
+                self._guru(f"writing '{target.base}'", target.pos)
+            if typ is not None and typ != fv.type:
+                self._err(f"'{target.base}' takes a {fv.type}", pos)
+            target.type = fv.type
+            return fv.type
         if isinstance(target, n.Target):
             self._guru(f"writing to the target variable '{target.text()}'", target.pos)
             if target.is_string or target.address_of:
@@ -799,9 +840,10 @@ class Checker:
                           f'argument is a {got}', a.pos)
 
 
-def check(script: n.Script, guru: bool = False) -> Program:
+def check(script: n.Script, guru: bool = False,
+          family_vars: Optional[FamilyVars] = None) -> Program:
     try:
-        return Checker(script, guru).check()
+        return Checker(script, guru, family_vars).check()
     except RecursionError:
         raise StapError(Diagnostic('the script nests too deeply to check',
                                    hint='split deep expressions into statements')) from None

@@ -19,6 +19,7 @@ from ..elf.scopes import Site, Unavailable
 
 if TYPE_CHECKING:
     from ..frontend import nodes as n
+    from ..frontend.semantic import FamilyVar
     from .resolve import Resolver
 
 Kconfig = List[Tuple[str, str]]         # (CONFIG_X, why the module needs it)
@@ -87,3 +88,7 @@ class Family(ABC):
     @abstractmethod
     def resolve(self, r: 'Resolver', handler: int, pp: 'n.ProbePoint') -> List[Probe]:
         """Place the point: one Probe per place, or a StapError saying why not."""
+
+    def variables(self, names: List[str]) -> Optional[Dict[str, 'FamilyVar']]:
+        """The variables the family gives its handlers ($value, ...), if any."""
+        return None

@@ -24,13 +24,29 @@ from .kernel import KernelAbsolute, KernelFunction, KernelStatement, \
 from .kprobe import KprobeProbe
 from .lifecycle import Lifecycle
 from .module import KprobeModuleFunction, ModuleFunction
+from .perf import Perf
+from .procfs import Procfs, ProcfsProbe
 from .timer import Profile, Timer
 from .trace import Trace
 
 # Every family, in the order the "unknown probe point" hint lists them.
 FAMILIES: List[Family] = [Lifecycle(), KernelFunction(), KernelStatement(), Trace(),
                           ModuleFunction(), KprobeFunction(), KprobeModuleFunction(),
-                          Timer(), Profile(), KernelAbsolute()]
+                          Timer(), Profile(), Procfs(), Perf(), KernelAbsolute()]
+
+
+def family_variables(probe: n.Probe) -> Optional[Dict[str, Any]]:
+    """The variables a probe's family gives it ($value of procfs): those of
+    the one family all its points are of, or None."""
+    found: List[Optional[Dict[str, Any]]] = []
+    for pt in probe.points:
+        names = [c.name for c in pt.components]
+        family = next((f for f in FAMILIES if f.matches(names)), None)
+        found.append(family.variables(names) if family is not None else None)
+    if not found or any(v is None for v in found) or \
+            any(v != found[0] for v in found[1:]):
+        return None
+    return found[0]
 
 
 class _Bulk:
@@ -53,8 +69,9 @@ class Resolver:
                  verbose: int = 0,
                  index: Optional[Callable[[], Index]] = None,
                  objtree: Optional[Path] = None, guru: bool = False,
-                 listing: bool = False) -> None:
+                 listing: bool = False, srctree: Optional[Path] = None) -> None:
         self.objtree = objtree
+        self.srctree = srctree or objtree      # for the tree's headers (uapi)
         self.guru = guru
         self.listing = listing      # -l: probe points only, no kprobe placement
         self.verbose = verbose
@@ -99,6 +116,14 @@ class Resolver:
                     break           # '!': the probe's later points are not needed
         for j, r in enumerate(out):
             r.index = j
+        seen: Dict[Tuple[str, str], Probe] = {}
+        for r in out:
+            if isinstance(r, ProcfsProbe):
+                if (r.file, r.op) in seen and seen[(r.file, r.op)].handler != r.handler:
+                    raise error(f'procfs("{r.file}") has two .{r.op} probes',
+                                script.probes[r.handler].pos,
+                                hint='one probe per file reads it, one writes it')
+                seen[(r.file, r.op)] = r
         return out
 
     def _point(self, handler: int, pp: n.ProbePoint) -> List[Probe]:

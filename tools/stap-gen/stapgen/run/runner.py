@@ -41,7 +41,31 @@ LOAD_ERRORS = {
     errno.EKEYREJECTED: 'the module signature was rejected (this kernel enforces signing)',
     errno.ENOENT: 'a probe point does not exist in the running kernel',
     errno.EINVAL: 'a probe could not be placed (see the kernel log)',
+    errno.ENODEV: 'a counter or device a probe needs is not there',
 }
+
+
+def kernel_messages(module: str, limit: int = 5) -> List[str]:
+    """The last lines the kernel log holds from module (its pr_fmt prefix)."""
+    out: List[str] = []
+    try:
+        fd = os.open('/dev/kmsg', os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return out
+    try:
+        while True:
+            try:
+                rec = os.read(fd, 8192).decode(errors='replace')
+            except BlockingIOError:
+                break
+            except OSError:         # EPIPE: a record was overwritten; go on
+                continue
+            text = rec.split(';', 1)[-1].split('\n', 1)[0]
+            if text.startswith(module + ': '):
+                out.append(text[len(module) + 2:])
+    finally:
+        os.close(fd)
+    return out[-limit:]
 
 
 class RunError(Exception):
@@ -58,7 +82,9 @@ def load_module(ko: Path, params: str = '') -> None:
         if _libc().syscall(SYS_FINIT_MODULE, fd, params.encode(), 0) != 0:
             e = ctypes.get_errno()
             why = LOAD_ERRORS.get(e, os.strerror(e))
-            raise RunError(f'cannot load {ko.name}: {os.strerror(e)}: {why}')
+            said = kernel_messages(module_name(ko))
+            raise RunError(f'cannot load {ko.name}: {os.strerror(e)}: {why}' +
+                           (f'; the module said: {"; ".join(said)}' if said else ''))
     finally:
         os.close(fd)
 

@@ -1,0 +1,1 @@
+d=$(echo /proc/stapgen_*); cat $d/greeting >/dev/null; echo world > $d/greeting; echo "$(head -n 1 $d/greeting)" > $d/greeting; echo "$(cat $d/command)" > $d/greeting; ls -l $d/command | cut -c1-10 > $d/greeting
