@@ -136,15 +136,14 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#include "runtime/procfs.h"
-#line 88 "kernel-templates/common/module.c.j2"
+#line 90 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 97 "kernel-templates/common/module.c.j2"
+#line 99 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 113 "kernel-templates/common/module.c.j2"
+#line 115 "kernel-templates/common/module.c.j2"
 
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
@@ -157,19 +156,19 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 130 "kernel-templates/common/module.c.j2"
+#line 132 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 165 "kernel-templates/common/module.c.j2"
+#line 167 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 173 "kernel-templates/common/module.c.j2"
+#line 175 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -203,25 +202,25 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 210 "kernel-templates/common/module.c.j2"
+#line 212 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 210 "kernel-templates/common/module.c.j2"
+#line 212 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_1(struct stp_context *c);
-#line 213 "kernel-templates/common/module.c.j2"
+#line 215 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 216 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0 },
-#line 216 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1 },
 #line 218 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0 },
+#line 218 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1 },
+#line 220 "kernel-templates/common/module.c.j2"
 };
-#line 245 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 255 "kernel-templates/common/module.c.j2"
+#line 257 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -232,16 +231,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 261 "kernel-templates/common/module.c.j2"
-	return;
 #line 263 "kernel-templates/common/module.c.j2"
+	return;
+#line 265 "kernel-templates/common/module.c.j2"
 }
-#line 245 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 255 "kernel-templates/common/module.c.j2"
+#line 257 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -249,20 +248,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 261 "kernel-templates/common/module.c.j2"
-	return;
 #line 263 "kernel-templates/common/module.c.j2"
+	return;
+#line 265 "kernel-templates/common/module.c.j2"
 }
-#line 266 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 273 "kernel-templates/common/module.c.j2"
-	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
 #line 275 "kernel-templates/common/module.c.j2"
+	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
+#line 277 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -554,7 +553,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 278 "kernel-templates/common/module.c.j2"
+#line 280 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -25,7 +25,8 @@ class ModuleSource:
 
 
 # The families' templates, in the order their probes register.
-FAMILY_ORDER = ('lifecycle', 'procfs', 'kprobe', 'tracepoint', 'timer', 'profile', 'perf')
+FAMILY_ORDER = ('lifecycle', 'procfs', 'kprobe', 'tracepoint', 'timer', 'profile', 'perf',
+                'netfilter', 'data')
 
 
 @dataclass
@@ -84,6 +85,10 @@ def generate(program: Program, probes: List[Probe], script_name: str, module: st
                       else script_name, 'line': b.pos.line, 'code': b.code}
                      for b in program.script.embedded],
         'families': families,
+        # what the handlers of a family with variables of its own call ($value, ...)
+        'family_headers': [f'runtime/{f["name"]}.h' for f in families
+                           if f['probes'] and any((d / 'runtime' / f'{f["name"]}.h').exists()
+                                                  for d in tree.template_dirs)],
     }
     text = render.render(tree.template_dirs, 'module.c.j2', context, line_directives)
     return ModuleSource(module, text)

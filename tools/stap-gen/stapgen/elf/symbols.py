@@ -183,6 +183,10 @@ class SymbolTable:
             return got[0]
         return None
 
+    def named(self, name: str) -> List[Symbol]:
+        """Every symbol (function or object) called name."""
+        return self._symbols('WHERE name = ?', (name,))
+
     def is_exported(self, name: str) -> bool:
         """EXPORT_SYMBOL*() leaves a __ksymtab_NAME entry in vmlinux."""
         return self.count(f'__ksymtab_{name}') > 0

@@ -24,6 +24,8 @@ from .kernel import KernelAbsolute, KernelFunction, KernelStatement, \
 from .kprobe import KprobeProbe
 from .lifecycle import Lifecycle
 from .module import KprobeModuleFunction, ModuleFunction
+from .data import KernelData
+from .netfilter import Netfilter
 from .perf import Perf
 from .procfs import Procfs, ProcfsProbe
 from .timer import Profile, Timer
@@ -32,7 +34,8 @@ from .trace import Trace
 # Every family, in the order the "unknown probe point" hint lists them.
 FAMILIES: List[Family] = [Lifecycle(), KernelFunction(), KernelStatement(), Trace(),
                           ModuleFunction(), KprobeFunction(), KprobeModuleFunction(),
-                          Timer(), Profile(), Procfs(), Perf(), KernelAbsolute()]
+                          Timer(), Profile(), Procfs(), Perf(), Netfilter(),
+                          KernelData(), KernelAbsolute()]
 
 
 def family_variables(probe: n.Probe) -> Optional[Dict[str, Any]]:
