@@ -156,34 +156,36 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 90 "kernel-templates/common/module.c.j2"
+#define STP_SCRIPT_PROBES 2
+#include "runtime/cond.h"
+#line 92 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 99 "kernel-templates/common/module.c.j2"
+#line 101 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 105 "kernel-templates/common/module.c.j2"
-static struct stp_pmap stp_g_by_key;
-#line 113 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_by_key_lock);
-#line 103 "kernel-templates/common/module.c.j2"
-static struct stp_map stp_g_counts;
-#line 113 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_counts_lock);
 #line 107 "kernel-templates/common/module.c.j2"
-static struct stp_agg stp_g_lat;
-#line 113 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_lat_lock);
-#line 111 "kernel-templates/common/module.c.j2"
-static s64 stp_g_top;
-#line 113 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_top_lock);
-#line 111 "kernel-templates/common/module.c.j2"
-static s64 stp_g_total;
-#line 113 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_total_lock);
+static struct stp_pmap stp_g_by_key;
 #line 115 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_by_key_lock);
+#line 105 "kernel-templates/common/module.c.j2"
+static struct stp_map stp_g_counts;
+#line 115 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_counts_lock);
+#line 109 "kernel-templates/common/module.c.j2"
+static struct stp_agg stp_g_lat;
+#line 115 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_lat_lock);
+#line 113 "kernel-templates/common/module.c.j2"
+static s64 stp_g_top;
+#line 115 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_top_lock);
+#line 113 "kernel-templates/common/module.c.j2"
+static s64 stp_g_total;
+#line 115 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_total_lock);
+#line 117 "kernel-templates/common/module.c.j2"
 
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
@@ -196,51 +198,51 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 128 "kernel-templates/common/module.c.j2"
+#line 130 "kernel-templates/common/module.c.j2"
 static char *stp_param_top;
 module_param_named(top, stp_param_top, charp, 0);
 MODULE_PARM_DESC(top, "the script's global 'top' (long)");
-#line 128 "kernel-templates/common/module.c.j2"
+#line 130 "kernel-templates/common/module.c.j2"
 static char *stp_param_total;
 module_param_named(total, stp_param_total, charp, 0);
 MODULE_PARM_DESC(total, "the script's global 'total' (long)");
-#line 132 "kernel-templates/common/module.c.j2"
+#line 134 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 145 "kernel-templates/common/module.c.j2"
+#line 147 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_by_key, "by_key", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 139 "kernel-templates/common/module.c.j2"
+#line 141 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_map_init(&stp_g_counts, "counts", "s",
 				  STP_LONG, MAXMAPENTRIES, 0);
-#line 152 "kernel-templates/common/module.c.j2"
+#line 154 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_agg_init(&stp_g_lat);
-#line 156 "kernel-templates/common/module.c.j2"
+#line 158 "kernel-templates/common/module.c.j2"
 	stp_g_top = 3LL;
-#line 160 "kernel-templates/common/module.c.j2"
+#line 162 "kernel-templates/common/module.c.j2"
 	if (stp_param_top)
-#line 162 "kernel-templates/common/module.c.j2"
+#line 164 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
-#line 160 "kernel-templates/common/module.c.j2"
-	if (stp_param_total)
 #line 162 "kernel-templates/common/module.c.j2"
+	if (stp_param_total)
+#line 164 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
-#line 167 "kernel-templates/common/module.c.j2"
+#line 169 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 173 "kernel-templates/common/module.c.j2"
-	stp_pmap_free(&stp_g_by_key);
-#line 173 "kernel-templates/common/module.c.j2"
-	stp_map_free(&stp_g_counts);
-#line 173 "kernel-templates/common/module.c.j2"
-	stp_agg_free(&stp_g_lat);
 #line 175 "kernel-templates/common/module.c.j2"
+	stp_pmap_free(&stp_g_by_key);
+#line 175 "kernel-templates/common/module.c.j2"
+	stp_map_free(&stp_g_counts);
+#line 175 "kernel-templates/common/module.c.j2"
+	stp_agg_free(&stp_g_lat);
+#line 177 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -274,22 +276,24 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 210 "kernel-templates/common/module.c.j2"
+#line 212 "kernel-templates/common/module.c.j2"
 static s64 stp_fn_square(struct stp_context *c, s64 a_x);
-#line 215 "kernel-templates/common/module.c.j2"
+#line 217 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "begin", .func = "", .handler = stp_handler_0 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "end", .func = "", .handler = stp_handler_1 },
 #line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "begin", .func = "", .handler = stp_handler_0,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "end", .func = "", .handler = stp_handler_1,
+	  .cond = -1 },
+#line 223 "kernel-templates/common/module.c.j2"
 };
-#line 222 "kernel-templates/common/module.c.j2"
+#line 225 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -302,7 +306,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 235 "kernel-templates/common/module.c.j2"
+#line 238 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -310,24 +314,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 238 "kernel-templates/common/module.c.j2"
+#line 241 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 244 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 252 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -362,24 +366,24 @@ static void stp_handler_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 261 "kernel-templates/common/module.c.j2"
+#line 264 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 244 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 252 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -461,9 +465,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 261 "kernel-templates/common/module.c.j2"
+#line 264 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -513,19 +517,36 @@ static void stp_run_error_probes(void)
 #line 11 "kernel-templates/common/runtime/probes.h.j2"
 
 #line 13 "kernel-templates/common/runtime/probes.h.j2"
+/* probe P if (cond): bring P's kprobes to what the last check of cond said */
+static void stp_cond_apply(struct work_struct *work)
+{
+	int j;
+
+	for (j = 0; j < STP_SCRIPT_PROBES; j++) {
+		bool want = READ_ONCE(stp_cond_want[j]);
+
+		if (want == stp_cond_have[j])
+			continue;
+		stp_cond_have[j] = want;
+#line 27 "kernel-templates/common/runtime/probes.h.j2"
+	}
+}
+
 static void stp_unregister_probes(void)
 {
-#line 18 "kernel-templates/common/runtime/probes.h.j2"
+	WRITE_ONCE(stp_cond_stopping, true);
+	cancel_work_sync(&stp_cond_work);
+#line 37 "kernel-templates/common/runtime/probes.h.j2"
 }
 
 static int stp_register_probes(void)
 {
 	int ret = 0;
 
-#line 27 "kernel-templates/common/runtime/probes.h.j2"
+#line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 280 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -136,14 +136,16 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 90 "kernel-templates/common/module.c.j2"
+#define STP_SCRIPT_PROBES 2
+#include "runtime/cond.h"
+#line 92 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 99 "kernel-templates/common/module.c.j2"
+#line 101 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 115 "kernel-templates/common/module.c.j2"
+#line 117 "kernel-templates/common/module.c.j2"
 
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
@@ -156,19 +158,19 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 132 "kernel-templates/common/module.c.j2"
+#line 134 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 167 "kernel-templates/common/module.c.j2"
+#line 169 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 175 "kernel-templates/common/module.c.j2"
+#line 177 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -202,25 +204,27 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_1(struct stp_context *c);
-#line 215 "kernel-templates/common/module.c.j2"
+#line 217 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1 },
 #line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1,
+	  .cond = -1 },
+#line 223 "kernel-templates/common/module.c.j2"
 };
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -231,16 +235,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -248,20 +252,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
-}
 #line 268 "kernel-templates/common/module.c.j2"
+}
+#line 271 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 275 "kernel-templates/common/module.c.j2"
+#line 278 "kernel-templates/common/module.c.j2"
 	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
-#line 277 "kernel-templates/common/module.c.j2"
+#line 280 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -480,6 +484,21 @@ static void stp_function_bounds(unsigned long addr, unsigned long *start, unsign
 	*end = *start + size;
 }
 
+/* probe P if (cond): enable or disable the kprobes of script probe @cond */
+static void stp_kprobe_arm(int cond, bool on)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(stp_kprobes); i++)
+		if (stp_kprobes[i].probe->cond == cond)
+			(void)(on ? enable_kprobe(&stp_kprobes[i].kp) :
+				    disable_kprobe(&stp_kprobes[i].kp));
+	for (i = 0; i < ARRAY_SIZE(stp_kretprobes); i++)
+		if (stp_kretprobes[i].probe->cond == cond)
+			(void)(on ? enable_kretprobe(&stp_kretprobes[i].rp) :
+				    disable_kretprobe(&stp_kretprobes[i].rp));
+}
+
 static int stp_kprobe_register(void)
 {
 	size_t i;
@@ -537,23 +556,42 @@ static void stp_kprobe_unregister(void)
 #line 11 "kernel-templates/common/runtime/probes.h.j2"
 
 #line 13 "kernel-templates/common/runtime/probes.h.j2"
+/* probe P if (cond): bring P's kprobes to what the last check of cond said */
+static void stp_cond_apply(struct work_struct *work)
+{
+	int j;
+
+	for (j = 0; j < STP_SCRIPT_PROBES; j++) {
+		bool want = READ_ONCE(stp_cond_want[j]);
+
+		if (want == stp_cond_have[j])
+			continue;
+		stp_cond_have[j] = want;
+#line 25 "kernel-templates/common/runtime/probes.h.j2"
+		stp_kprobe_arm(j, want);
+#line 27 "kernel-templates/common/runtime/probes.h.j2"
+	}
+}
+
 static void stp_unregister_probes(void)
 {
-#line 16 "kernel-templates/common/runtime/probes.h.j2"
+	WRITE_ONCE(stp_cond_stopping, true);
+	cancel_work_sync(&stp_cond_work);
+#line 35 "kernel-templates/common/runtime/probes.h.j2"
 	stp_kprobe_unregister();
-#line 18 "kernel-templates/common/runtime/probes.h.j2"
+#line 37 "kernel-templates/common/runtime/probes.h.j2"
 }
 
 static int stp_register_probes(void)
 {
 	int ret = 0;
 
-#line 25 "kernel-templates/common/runtime/probes.h.j2"
+#line 44 "kernel-templates/common/runtime/probes.h.j2"
 	ret = ret ?: stp_kprobe_register();
-#line 27 "kernel-templates/common/runtime/probes.h.j2"
+#line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 280 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

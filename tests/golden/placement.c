@@ -170,18 +170,20 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 90 "kernel-templates/common/module.c.j2"
+#define STP_SCRIPT_PROBES 4
+#include "runtime/cond.h"
+#line 92 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 99 "kernel-templates/common/module.c.j2"
+#line 101 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 105 "kernel-templates/common/module.c.j2"
+#line 107 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_hits;
-#line 113 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_hits_lock);
 #line 115 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_hits_lock);
+#line 117 "kernel-templates/common/module.c.j2"
 
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
@@ -194,24 +196,24 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 132 "kernel-templates/common/module.c.j2"
+#line 134 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 145 "kernel-templates/common/module.c.j2"
+#line 147 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_hits, "hits", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 167 "kernel-templates/common/module.c.j2"
+#line 169 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 173 "kernel-templates/common/module.c.j2"
-	stp_pmap_free(&stp_g_hits);
 #line 175 "kernel-templates/common/module.c.j2"
+	stp_pmap_free(&stp_g_hits);
+#line 177 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -245,45 +247,53 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_1(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_2(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_3(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_2(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_3(struct stp_context *c);
-#line 215 "kernel-templates/common/module.c.j2"
+#line 217 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_0 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_1 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_2 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.statement(\"with_local@fixture.c:79\")", .func = "with_local", .handler = stp_handler_1_3 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"scale@fixture.c:63\")", .func = "scale", .handler = stp_handler_2 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"dup@fixture.c:41\").return", .func = "dup", .handler = stp_handler_2 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"dup@fixture2.c:11\").return", .func = "dup", .handler = stp_handler_2 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "end", .func = "", .handler = stp_handler_3 },
 #line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_0,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_1,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_2,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.statement(\"with_local@fixture.c:79\")", .func = "with_local", .handler = stp_handler_1_3,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"scale@fixture.c:63\")", .func = "scale", .handler = stp_handler_2,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"dup@fixture.c:41\").return", .func = "dup", .handler = stp_handler_2,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "kernel.function(\"dup@fixture2.c:11\").return", .func = "dup", .handler = stp_handler_2,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "end", .func = "", .handler = stp_handler_3,
+	  .cond = -1 },
+#line 223 "kernel-templates/common/module.c.j2"
 };
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -291,16 +301,16 @@ static void stp_handler_0_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_1(struct stp_context *c)
 {
 	struct stp_locals_0_1 *l = &c->frames[0].p0_1;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -308,16 +318,16 @@ static void stp_handler_0_1(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_2(struct stp_context *c)
 {
 	struct stp_locals_0_2 *l = &c->frames[0].p0_2;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -325,16 +335,16 @@ static void stp_handler_0_2(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(((u64)stp_dwreg(c, 5) + 0x1ULL), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_3(struct stp_context *c)
 {
 	struct stp_locals_1_3 *l = &c->frames[0].p1_3;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "placement.stp"
@@ -342,16 +352,16 @@ static void stp_handler_1_3(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "acc=%lld i=%lld\n", (long long)((s64)stp_trunc(stp_dwreg(c, 1), 4, 1)), (long long)((s64)stp_trunc(stp_dwreg(c, 2), 4, 1))));
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 5 "placement.stp"
@@ -359,24 +369,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->func));
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 244 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_hits_lock };
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 252 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 1, &flags))
 		return;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "placement.stp"
@@ -400,9 +410,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 261 "kernel-templates/common/module.c.j2"
+#line 264 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 1, flags);
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -648,6 +658,21 @@ static void stp_function_bounds(unsigned long addr, unsigned long *start, unsign
 	*end = *start + size;
 }
 
+/* probe P if (cond): enable or disable the kprobes of script probe @cond */
+static void stp_kprobe_arm(int cond, bool on)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(stp_kprobes); i++)
+		if (stp_kprobes[i].probe->cond == cond)
+			(void)(on ? enable_kprobe(&stp_kprobes[i].kp) :
+				    disable_kprobe(&stp_kprobes[i].kp));
+	for (i = 0; i < ARRAY_SIZE(stp_kretprobes); i++)
+		if (stp_kretprobes[i].probe->cond == cond)
+			(void)(on ? enable_kretprobe(&stp_kretprobes[i].rp) :
+				    disable_kretprobe(&stp_kretprobes[i].rp));
+}
+
 static int stp_kprobe_register(void)
 {
 	size_t i;
@@ -705,23 +730,42 @@ static void stp_kprobe_unregister(void)
 #line 11 "kernel-templates/common/runtime/probes.h.j2"
 
 #line 13 "kernel-templates/common/runtime/probes.h.j2"
+/* probe P if (cond): bring P's kprobes to what the last check of cond said */
+static void stp_cond_apply(struct work_struct *work)
+{
+	int j;
+
+	for (j = 0; j < STP_SCRIPT_PROBES; j++) {
+		bool want = READ_ONCE(stp_cond_want[j]);
+
+		if (want == stp_cond_have[j])
+			continue;
+		stp_cond_have[j] = want;
+#line 25 "kernel-templates/common/runtime/probes.h.j2"
+		stp_kprobe_arm(j, want);
+#line 27 "kernel-templates/common/runtime/probes.h.j2"
+	}
+}
+
 static void stp_unregister_probes(void)
 {
-#line 16 "kernel-templates/common/runtime/probes.h.j2"
+	WRITE_ONCE(stp_cond_stopping, true);
+	cancel_work_sync(&stp_cond_work);
+#line 35 "kernel-templates/common/runtime/probes.h.j2"
 	stp_kprobe_unregister();
-#line 18 "kernel-templates/common/runtime/probes.h.j2"
+#line 37 "kernel-templates/common/runtime/probes.h.j2"
 }
 
 static int stp_register_probes(void)
 {
 	int ret = 0;
 
-#line 25 "kernel-templates/common/runtime/probes.h.j2"
+#line 44 "kernel-templates/common/runtime/probes.h.j2"
 	ret = ret ?: stp_kprobe_register();
-#line 27 "kernel-templates/common/runtime/probes.h.j2"
+#line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 280 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -152,22 +152,24 @@ union stp_locals {
 #include "runtime/builtins.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 90 "kernel-templates/common/module.c.j2"
+#define STP_SCRIPT_PROBES 4
+#include "runtime/cond.h"
+#line 92 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 99 "kernel-templates/common/module.c.j2"
+#line 101 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 105 "kernel-templates/common/module.c.j2"
+#line 107 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_prof;
-#line 113 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_prof_lock);
-#line 111 "kernel-templates/common/module.c.j2"
-static s64 stp_g_ticks;
-#line 113 "kernel-templates/common/module.c.j2"
-static DEFINE_RAW_SPINLOCK(stp_g_ticks_lock);
 #line 115 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_prof_lock);
+#line 113 "kernel-templates/common/module.c.j2"
+static s64 stp_g_ticks;
+#line 115 "kernel-templates/common/module.c.j2"
+static DEFINE_RAW_SPINLOCK(stp_g_ticks_lock);
+#line 117 "kernel-templates/common/module.c.j2"
 
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
@@ -180,32 +182,32 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 128 "kernel-templates/common/module.c.j2"
+#line 130 "kernel-templates/common/module.c.j2"
 static char *stp_param_ticks;
 module_param_named(ticks, stp_param_ticks, charp, 0);
 MODULE_PARM_DESC(ticks, "the script's global 'ticks' (long)");
-#line 132 "kernel-templates/common/module.c.j2"
+#line 134 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 145 "kernel-templates/common/module.c.j2"
+#line 147 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_prof, "prof", "l",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 160 "kernel-templates/common/module.c.j2"
-	if (stp_param_ticks)
 #line 162 "kernel-templates/common/module.c.j2"
+	if (stp_param_ticks)
+#line 164 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_ticks, 0, &stp_g_ticks);
-#line 167 "kernel-templates/common/module.c.j2"
+#line 169 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 173 "kernel-templates/common/module.c.j2"
-	stp_pmap_free(&stp_g_prof);
 #line 175 "kernel-templates/common/module.c.j2"
+	stp_pmap_free(&stp_g_prof);
+#line 177 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -239,43 +241,48 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_2(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 214 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_3(struct stp_context *c);
-#line 215 "kernel-templates/common/module.c.j2"
+#line 217 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "timer.ms(100)", .func = "", .handler = stp_handler_0 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "timer.profile", .func = "", .handler = stp_handler_1 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "timer.s(2)", .func = "", .handler = stp_handler_2 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "timer.jiffies(50)", .func = "", .handler = stp_handler_2 },
-#line 218 "kernel-templates/common/module.c.j2"
-	{ .pp = "end", .func = "", .handler = stp_handler_3 },
 #line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "timer.ms(100)", .func = "", .handler = stp_handler_0,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "timer.profile", .func = "", .handler = stp_handler_1,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "timer.s(2)", .func = "", .handler = stp_handler_2,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "timer.jiffies(50)", .func = "", .handler = stp_handler_2,
+	  .cond = -1 },
+#line 220 "kernel-templates/common/module.c.j2"
+	{ .pp = "end", .func = "", .handler = stp_handler_3,
+	  .cond = -1 },
+#line 223 "kernel-templates/common/module.c.j2"
 };
-#line 244 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_ticks_lock };
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 252 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 1, &flags))
 		return;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "timer.stp"
@@ -292,16 +299,16 @@ static void stp_handler_0(struct stp_context *c)
 		(void)((stp_request_exit(), 0));
 	}
 out:
-#line 261 "kernel-templates/common/module.c.j2"
+#line 264 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 1, flags);
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "timer.stp"
@@ -309,16 +316,16 @@ static void stp_handler_1(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "timer.stp"
@@ -326,24 +333,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->pp));
 out:
-#line 263 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 	return;
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
-#line 244 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_prof_lock, &stp_g_ticks_lock };
-#line 247 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 252 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 2, &flags))
 		return;
-#line 257 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 11 "timer.stp"
@@ -370,9 +377,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 261 "kernel-templates/common/module.c.j2"
+#line 264 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 2, flags);
-#line 265 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -501,27 +508,44 @@ static void stp_profile_unregister(void)
 #line 11 "kernel-templates/common/runtime/probes.h.j2"
 
 #line 13 "kernel-templates/common/runtime/probes.h.j2"
+/* probe P if (cond): bring P's kprobes to what the last check of cond said */
+static void stp_cond_apply(struct work_struct *work)
+{
+	int j;
+
+	for (j = 0; j < STP_SCRIPT_PROBES; j++) {
+		bool want = READ_ONCE(stp_cond_want[j]);
+
+		if (want == stp_cond_have[j])
+			continue;
+		stp_cond_have[j] = want;
+#line 27 "kernel-templates/common/runtime/probes.h.j2"
+	}
+}
+
 static void stp_unregister_probes(void)
 {
-#line 16 "kernel-templates/common/runtime/probes.h.j2"
+	WRITE_ONCE(stp_cond_stopping, true);
+	cancel_work_sync(&stp_cond_work);
+#line 35 "kernel-templates/common/runtime/probes.h.j2"
 	stp_profile_unregister();
-#line 16 "kernel-templates/common/runtime/probes.h.j2"
+#line 35 "kernel-templates/common/runtime/probes.h.j2"
 	stp_timer_unregister();
-#line 18 "kernel-templates/common/runtime/probes.h.j2"
+#line 37 "kernel-templates/common/runtime/probes.h.j2"
 }
 
 static int stp_register_probes(void)
 {
 	int ret = 0;
 
-#line 25 "kernel-templates/common/runtime/probes.h.j2"
+#line 44 "kernel-templates/common/runtime/probes.h.j2"
 	ret = ret ?: stp_timer_register();
-#line 25 "kernel-templates/common/runtime/probes.h.j2"
+#line 44 "kernel-templates/common/runtime/probes.h.j2"
 	ret = ret ?: stp_profile_register();
-#line 27 "kernel-templates/common/runtime/probes.h.j2"
+#line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 280 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -27,6 +27,7 @@ struct stp_probe {
 	const char *pp;		/* the probe point, as pp() prints it */
 	const char *func;	/* probefunc() */
 	void (*handler)(struct stp_context *c);
+	int cond;		/* probe P if (cond): its slot in stp_cond_want[]; else -1 */
 };
 
 /* Where a kprobe sits in the running kernel: for backtraces. */

@@ -119,10 +119,13 @@ class Translator:
         self.entry: List[str] = []
         self.entry_nums = self.entry_strs = 0
         if ps.probe.condition is not None:
-            # probe P if (cond): a hit while cond is false does nothing
+            # probe P if (cond): a hit while cond is false does nothing, and
+            # disarms the probe
             self._line(ps.probe.condition)
-            self._emit(1, f'if (!({self._cond(ps.probe.condition)}))')
+            self._emit(1, f'if (!({self._cond(ps.probe.condition)})) {{')
+            self._emit(2, f'stp_cond_set({ps.index}, false);')
             self._emit(2, 'goto out;')
+            self._emit(1, '}')
         if ps.function is not None and ps.function.embedded is not None:
             self._embedded_function(ps)
         self._stmt(ps.body, 1)
@@ -130,10 +133,15 @@ class Translator:
         for name, slot in sorted(ps.locals.items()):
             decls.append(f'char v_{name}[MAXSTRINGLEN]' if slot.type == n.STRING
                          else f's64 v_{name}')
+        if self.s.lines or ps.rearms:
+            self.s.lines.append('out:')     # where statements go on a script error
+        for j in ps.rearms:
+            # it may have changed what probe j's condition reads: arm or disarm it
+            cond = self.program.probes[j].probe.condition
+            assert cond is not None
+            self._emit(1, f'stp_cond_set({j}, {self._cond(cond)});')
         decls += [f'char t{i}[MAXSTRINGLEN]' for i in range(self.s.temps)]
         locks = [f'&{global_c_name(g)}_lock' for g in sorted(ps.globals_used)]
-        if self.s.lines:
-            self.s.lines.append('out:')     # where statements go on a script error
         h = Handler(ps.index if index is None else index,  # type: ignore[arg-type]
                     '\n'.join(self.s.lines), decls, locks, entry=self.entry,
                     entry_slots=self._entry_slot(),

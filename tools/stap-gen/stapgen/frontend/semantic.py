@@ -68,6 +68,10 @@ class ProbeSym:
     ret: Slot = field(default_factory=lambda: Slot('return value'))
     params: List[str] = field(default_factory=list)
     uses_targets: bool = False      # reads $vars: translated once per probe point
+    # probe P if (cond): the globals cond reads; and the conditional probes
+    # whose condition this handler re-evaluates when it ends (it uses their globals)
+    cond_globals: Set[str] = field(default_factory=set)
+    rearms: List[int] = field(default_factory=list)
     family_vars: Dict[str, FamilyVar] = field(default_factory=dict)
 
     @property
@@ -296,6 +300,7 @@ class Checker:
         if not self.errors:
             self._final(scopes)
             self._propagate_globals(scopes)
+            self._rearming(probes)
         if self.errors:
             raise StapError(*self.errors)
         return Program(self.script, self.globals, probes, self.functions)
@@ -305,11 +310,27 @@ class Checker:
         change, outside any handler)."""
         assert self.probe is not None
         before = set(self.probe.locals)
+        used = set(self.probe.globals_used)
+        self.probe.globals_used = set()
         self._expr(cond, n.LONG)
+        self.probe.cond_globals |= self.probe.globals_used
+        self.probe.globals_used |= used
         for name in set(self.probe.locals) - before:
             del self.probe.locals[name]
             self._err(f"a probe condition reads globals only, and '{name}' is not one",
                       cond.pos, hint=f'declare it: global {name}')
+
+    def _rearming(self, probes: List[ProbeSym]) -> None:
+        """A handler that uses a global some probe's condition reads checks
+        that condition again when it ends (holding its globals' locks too),
+        so the probe is armed or disarmed as the condition changes."""
+        for cp in probes:
+            if cp.probe.condition is None:
+                continue
+            for ps in probes:
+                if ps.globals_used & cp.cond_globals:
+                    ps.rearms.append(cp.index)
+                    ps.globals_used |= cp.cond_globals
 
     def _propagate_globals(self, scopes: List[ProbeSym]) -> None:
         """A probe locks what it touches and what the functions it calls touch."""
