@@ -731,10 +731,16 @@ def _get_parser() -> Any:
             pickle: Optional[str] = str(cache / 'stapgen-parsetab.pickle')
         except OSError:
             pickle = None
-        _parser = yacc.yacc(module=__import__(__name__, fromlist=['*']),
-                            start='script', debug=False,
-                            write_tables=pickle is not None, picklefile=pickle,
-                            errorlog=yacc.NullLogger())
+        module = __import__(__name__, fromlist=['*'])
+        try:
+            _parser = yacc.yacc(module=module, start='script', debug=False,
+                                write_tables=pickle is not None, picklefile=pickle,
+                                errorlog=yacc.NullLogger())
+        except Exception:   # noqa: BLE001 - a real grammar error raises again below
+            # the cached tables are being written by another stap-gen right now
+            # (or are damaged): build them here and write nothing
+            _parser = yacc.yacc(module=module, start='script', debug=False,
+                                write_tables=False, errorlog=yacc.NullLogger())
     return _parser
 
 
