@@ -4,6 +4,7 @@ nothing to say about the module C of the examples and the corpus."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,10 @@ def test_generated_c_passes_checkpatch(kdir: Path, tmp_path: Path) -> None:
     complaints = []
     for script in SCRIPTS:
         c = tmp_path / f'{script.stem}.c'
-        r = stapgen('-r', str(kdir), '-p3', '-m', script.stem, '-o', str(c), str(script))
+        args = script.with_suffix('.args')      # a self-test's -g and arguments
+        words = shlex.split(args.read_text()) if args.exists() else []
+        r = stapgen('-r', str(kdir), '-p3', '-m', script.stem, '-o', str(c), str(script),
+                    *words)
         assert r.returncode == 0, r.stderr
         out = subprocess.run(['perl', str(kdir / 'scripts' / 'checkpatch.pl'), '--no-tree',
                               '--no-summary', '--terse', '-f', str(c)],

@@ -14,7 +14,7 @@ from ..elf.dwarfindex import Index
 from ..elf.symbols import Dwarf, SymbolTable
 from ..elf.scopes import DwarfFile, Site, TraceSite, Unavailable
 from .limits import DEFAULT_LIMITS
-from .translate import global_decls, translate
+from .translate import global_decls, tidy_c, translate
 
 
 
@@ -84,7 +84,8 @@ def generate(program: Program, probes: List[Probe], script_name: str, module: st
         'script_probes': max(1, len(program.probes)),
         'globals': global_decls(program),
         'embedded': [{'file': b.pos.source.name if not b.pos.source.name.startswith('<')
-                      else script_name, 'line': b.pos.line, 'code': b.code}
+                      else script_name, 'line': b.pos.line + tidy_c(b.code)[0],
+                      'code': tidy_c(b.code)[1]}
                      for b in program.script.embedded],
         'families': families,
         # what the handlers of a family with variables of its own call ($value, ...)

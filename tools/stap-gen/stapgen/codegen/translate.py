@@ -42,6 +42,27 @@ def c_string(s: str) -> str:
     return ''.join(out)
 
 
+def tidy_c(code: str, indent: str = '') -> Tuple[int, str]:
+    """A script's embedded C as kernel style lays C out: no trailing blanks,
+    leading spaces as tabs (8 each; fewer are dropped), blank lines at either
+    end removed.  Returns how many lines were dropped at the start (for
+    #line) and the text, each line after indent."""
+    lines = code.split('\n')
+    skipped = 0
+    while lines and not lines[0].strip():
+        lines.pop(0)
+        skipped += 1
+    while lines and not lines[-1].strip():
+        lines.pop()
+    out = []
+    for ln in lines:
+        ln = ln.rstrip().expandtabs(8)
+        body = ln.lstrip(' ')
+        depth = (len(ln) - len(body)) // 8
+        out.append((indent + '\t' * depth + body) if body else '')
+    return skipped, '\n'.join(out)
+
+
 def c_number(v: int) -> str:
     if v == -(1 << 63):
         return '(-9223372036854775807LL - 1)'
@@ -92,6 +113,7 @@ class Handler:
 class _Scope:
     ps: ProbeSym
     temps: int = 0
+    conds: int = 0          # s64 slots for conditions computed before their if/while
     depth: int = 0
     seq: int = 0
     err_label: List[str] = field(default_factory=lambda: ['out'])
@@ -141,6 +163,7 @@ class Translator:
             assert cond is not None
             self._emit(1, f'stp_cond_set({j}, {self._cond(cond)});')
         decls += [f'char t{i}[MAXSTRINGLEN]' for i in range(self.s.temps)]
+        decls += [f's64 c{i}' for i in range(self.s.conds)]
         locks = [f'&{global_c_name(g)}_lock' for g in sorted(ps.globals_used)]
         h = Handler(ps.index if index is None else index,  # type: ignore[arg-type]
                     '\n'.join(self.s.lines), decls, locks, entry=self.entry,
@@ -174,9 +197,11 @@ class Translator:
             self._emit(0, f'#define {name} (l->v_{pname})')
         ret = 'l->ret' if ps.ret.type == n.STRING else 'l->retval'
         self._emit(0, f'#define STAP_RETVALUE ({ret})')
-        self.s.lines.append(f'#line {f.embedded.pos.line} "{c_string(self._file(f.embedded))}"')
         # the code starts just after %{, on the line of the %{
-        self.s.lines.append(f.embedded.code)
+        skipped, code = tidy_c(f.embedded.code, '\t')
+        self.s.lines.append(f'#line {f.embedded.pos.line + skipped} '
+                            f'"{c_string(self._file(f.embedded))}"')
+        self.s.lines.append(code)
         self._emit(0, 'goto out;')
         for name in names + ['STAP_RETVALUE']:
             self._emit(0, f'#undef {name}')
@@ -189,8 +214,11 @@ class Translator:
 
     def _embedded_expr(self, e: n.EmbeddedExpr) -> str:
         cast = 'const char *' if e.type == n.STRING else 's64'
-        return (f'(({cast})(\n#line {e.pos.line} "{c_string(self._file(e))}"\n'
-                f'{e.code}\n))')
+        skipped, code = tidy_c(e.code)
+        if '\n' not in code:
+            return f'(({cast})({code.strip()}))'
+        return (f'(({cast})(\n#line {e.pos.line + skipped} "{c_string(self._file(e))}"\n'
+                f'{code}\n))')
 
     def _emit(self, indent: int, text: str) -> None:
         self.s.lines.append('\t' * indent + text)
@@ -223,11 +251,19 @@ class Translator:
                 self._stmt(live, ind + 1)
                 self._emit(ind, '}')
         elif isinstance(st, n.If):
-            self._emit(ind, f'if ({self._cond(st.cond)}) {{')
+            self._emit(ind, f'if ({self._plain_cond(st.cond, ind)}) {{')
             self._stmt(st.then, ind + 1)
             if st.other is not None:
                 self._emit(ind, '} else {')
                 self._stmt(st.other, ind + 1)
+            self._emit(ind, '}')
+        elif isinstance(st, n.While) and '({' in self._peek_cond(st.cond):
+            # a condition with its own statements: computed at the top of each turn
+            self._emit(ind, 'for (;;) {')
+            self._emit(ind + 1, f'if (!{self._plain_cond(st.cond, ind + 1)})')
+            self._emit(ind + 2, 'break;')
+            self._loop_guard(st, ind + 1)
+            self._stmt(st.body, ind + 1)
             self._emit(ind, '}')
         elif isinstance(st, n.While):
             self._emit(ind, f'while ({self._cond(st.cond)}) {{')
@@ -260,6 +296,27 @@ class Translator:
             self._emit(ind, 'goto out;')
         else:
             raise error(f'{type(st).__name__} statements are not supported yet', st.pos)
+
+    def _peek_cond(self, e: n.Expr) -> str:
+        """The condition's C, translated without keeping what it emitted."""
+        saved = (self.s.temps, len(self.s.lines), list(self.entry), self.entry_nums,
+                 self.entry_strs)
+        c = self._cond(e)
+        self.s.temps, n_lines, self.entry, self.entry_nums, self.entry_strs = \
+            saved[0], saved[1], saved[2], saved[3], saved[4]
+        del self.s.lines[n_lines:]
+        return c
+
+    def _plain_cond(self, e: n.Expr, ind: int) -> str:
+        """A condition as kernel style wants it in an if: one whose C holds
+        statements (a sequenced call) is computed into a slot first."""
+        c = self._cond(e)
+        if '({' not in c:
+            return c
+        slot = f'l->c{self.s.conds}'
+        self.s.conds += 1
+        self._emit(ind, f'{slot} = {c};')
+        return slot
 
     def _cond(self, e: n.Expr) -> str:
         """A condition without a redundant outer pair of parentheses."""
