@@ -153,37 +153,39 @@ union stp_locals {
 #include "runtime/context.h"
 #include "runtime/chan.h"
 #include "runtime/builtins.h"
+#include "runtime/regex.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 86 "kernel-templates/common/module.c.j2"
+#line 87 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 95 "kernel-templates/common/module.c.j2"
+#line 96 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 101 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_by_key;
-#line 109 "kernel-templates/common/module.c.j2"
+#line 110 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_by_key_lock);
-#line 99 "kernel-templates/common/module.c.j2"
+#line 100 "kernel-templates/common/module.c.j2"
 static struct stp_map stp_g_counts;
-#line 109 "kernel-templates/common/module.c.j2"
+#line 110 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_counts_lock);
-#line 103 "kernel-templates/common/module.c.j2"
+#line 104 "kernel-templates/common/module.c.j2"
 static struct stp_agg stp_g_lat;
-#line 109 "kernel-templates/common/module.c.j2"
+#line 110 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_lat_lock);
-#line 107 "kernel-templates/common/module.c.j2"
+#line 108 "kernel-templates/common/module.c.j2"
 static s64 stp_g_top;
-#line 109 "kernel-templates/common/module.c.j2"
+#line 110 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_top_lock);
-#line 107 "kernel-templates/common/module.c.j2"
+#line 108 "kernel-templates/common/module.c.j2"
 static s64 stp_g_total;
-#line 109 "kernel-templates/common/module.c.j2"
+#line 110 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_total_lock);
-#line 111 "kernel-templates/common/module.c.j2"
+#line 112 "kernel-templates/common/module.c.j2"
 
+#line 145 "kernel-templates/common/module.c.j2"
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
 module_param(stp_tree, charp, 0);
@@ -195,51 +197,51 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 124 "kernel-templates/common/module.c.j2"
+#line 157 "kernel-templates/common/module.c.j2"
 static char *stp_param_top;
 module_param_named(top, stp_param_top, charp, 0);
 MODULE_PARM_DESC(top, "the script's global 'top' (long)");
-#line 124 "kernel-templates/common/module.c.j2"
+#line 157 "kernel-templates/common/module.c.j2"
 static char *stp_param_total;
 module_param_named(total, stp_param_total, charp, 0);
 MODULE_PARM_DESC(total, "the script's global 'total' (long)");
-#line 128 "kernel-templates/common/module.c.j2"
+#line 161 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 141 "kernel-templates/common/module.c.j2"
+#line 174 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_by_key, "by_key", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 135 "kernel-templates/common/module.c.j2"
+#line 168 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_map_init(&stp_g_counts, "counts", "s",
 				  STP_LONG, MAXMAPENTRIES, 0);
-#line 148 "kernel-templates/common/module.c.j2"
+#line 181 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_agg_init(&stp_g_lat);
-#line 152 "kernel-templates/common/module.c.j2"
+#line 185 "kernel-templates/common/module.c.j2"
 	stp_g_top = 3LL;
-#line 156 "kernel-templates/common/module.c.j2"
+#line 189 "kernel-templates/common/module.c.j2"
 	if (stp_param_top)
-#line 158 "kernel-templates/common/module.c.j2"
+#line 191 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
-#line 156 "kernel-templates/common/module.c.j2"
+#line 189 "kernel-templates/common/module.c.j2"
 	if (stp_param_total)
-#line 158 "kernel-templates/common/module.c.j2"
+#line 191 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
-#line 163 "kernel-templates/common/module.c.j2"
+#line 196 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 169 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_by_key);
-#line 169 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 	stp_map_free(&stp_g_counts);
-#line 169 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 	stp_agg_free(&stp_g_lat);
-#line 171 "kernel-templates/common/module.c.j2"
+#line 204 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -273,22 +275,22 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 208 "kernel-templates/common/module.c.j2"
+#line 241 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 208 "kernel-templates/common/module.c.j2"
+#line 241 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 206 "kernel-templates/common/module.c.j2"
+#line 239 "kernel-templates/common/module.c.j2"
 static s64 stp_fn_square(struct stp_context *c, s64 a_x);
-#line 211 "kernel-templates/common/module.c.j2"
+#line 244 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 	{ .pp = "begin", .func = "", .handler = stp_handler_0 },
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_1 },
-#line 216 "kernel-templates/common/module.c.j2"
+#line 249 "kernel-templates/common/module.c.j2"
 };
-#line 218 "kernel-templates/common/module.c.j2"
+#line 251 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -301,7 +303,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 231 "kernel-templates/common/module.c.j2"
+#line 264 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -309,24 +311,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 234 "kernel-templates/common/module.c.j2"
+#line 267 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 240 "kernel-templates/common/module.c.j2"
+#line 273 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 243 "kernel-templates/common/module.c.j2"
+#line 276 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 248 "kernel-templates/common/module.c.j2"
+#line 281 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 286 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -361,24 +363,24 @@ static void stp_handler_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 257 "kernel-templates/common/module.c.j2"
+#line 290 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 261 "kernel-templates/common/module.c.j2"
+#line 294 "kernel-templates/common/module.c.j2"
 }
-#line 240 "kernel-templates/common/module.c.j2"
+#line 273 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 243 "kernel-templates/common/module.c.j2"
+#line 276 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 248 "kernel-templates/common/module.c.j2"
+#line 281 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 286 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -460,9 +462,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 257 "kernel-templates/common/module.c.j2"
+#line 290 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 261 "kernel-templates/common/module.c.j2"
+#line 294 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -524,7 +526,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 276 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

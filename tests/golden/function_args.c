@@ -133,17 +133,19 @@ union stp_locals {
 #include "runtime/context.h"
 #include "runtime/chan.h"
 #include "runtime/builtins.h"
+#include "runtime/regex.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
-#line 86 "kernel-templates/common/module.c.j2"
+#line 87 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 95 "kernel-templates/common/module.c.j2"
+#line 96 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 111 "kernel-templates/common/module.c.j2"
+#line 112 "kernel-templates/common/module.c.j2"
 
+#line 145 "kernel-templates/common/module.c.j2"
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
 module_param(stp_tree, charp, 0);
@@ -155,19 +157,19 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 128 "kernel-templates/common/module.c.j2"
+#line 161 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 163 "kernel-templates/common/module.c.j2"
+#line 196 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 171 "kernel-templates/common/module.c.j2"
+#line 204 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -201,25 +203,25 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 208 "kernel-templates/common/module.c.j2"
+#line 241 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 208 "kernel-templates/common/module.c.j2"
+#line 241 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_1(struct stp_context *c);
-#line 211 "kernel-templates/common/module.c.j2"
+#line 244 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0 },
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1 },
-#line 216 "kernel-templates/common/module.c.j2"
+#line 249 "kernel-templates/common/module.c.j2"
 };
-#line 243 "kernel-templates/common/module.c.j2"
+#line 276 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 286 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -230,16 +232,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 259 "kernel-templates/common/module.c.j2"
+#line 292 "kernel-templates/common/module.c.j2"
 	return;
-#line 261 "kernel-templates/common/module.c.j2"
+#line 294 "kernel-templates/common/module.c.j2"
 }
-#line 243 "kernel-templates/common/module.c.j2"
+#line 276 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 253 "kernel-templates/common/module.c.j2"
+#line 286 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -247,20 +249,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 259 "kernel-templates/common/module.c.j2"
+#line 292 "kernel-templates/common/module.c.j2"
 	return;
-#line 261 "kernel-templates/common/module.c.j2"
+#line 294 "kernel-templates/common/module.c.j2"
 }
-#line 264 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 271 "kernel-templates/common/module.c.j2"
+#line 304 "kernel-templates/common/module.c.j2"
 	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
-#line 273 "kernel-templates/common/module.c.j2"
+#line 306 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -552,7 +554,7 @@ static int stp_register_probes(void)
 #line 27 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 276 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -14,7 +14,7 @@ from ..elf.dwarfindex import Index
 from ..elf.symbols import Dwarf, SymbolTable
 from ..elf.scopes import DwarfFile, Site, TraceSite, Unavailable
 from .limits import DEFAULT_LIMITS
-from .translate import global_decls, translate
+from .translate import global_decls, regex_decls, translate
 
 
 
@@ -80,6 +80,7 @@ def generate(program: Program, probes: List[Probe], script_name: str, module: st
         'points': [{'pp': p.pp, 'func': p.func, 'handler': handler_of[p.index]}
                    for p in probes],
         'globals': global_decls(program),
+        'regexes': regex_decls(handlers),
         'embedded': [{'file': b.pos.source.name if not b.pos.source.name.startswith('<')
                       else script_name, 'line': b.pos.line, 'code': b.code}
                      for b in program.script.embedded],
