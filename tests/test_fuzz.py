@@ -26,7 +26,9 @@ TOKENS = ['probe', 'begin', 'end', 'global', 'function', 'if', 'else', 'while', 
           # brace groups, wildcards, conditions, wrapping arrays, macros
           '$1', '@1', '$#', '@#', '$9', '%{', '%}', '%{ x %}', 'never', 'begin(-1)',
           '{a,b}', 'syscall.*', '*', 'if (x)', 'global a%', '%[', '@sum-', '@a(',
-          '@define f(a) %(', '@f(1)', '$x = 1', 'a[*, 1]', '[*] in a', '%*d']
+          '@define f(a) %(', '@f(1)', '$x = 1', 'a[*, 1]', '[*] in a', '%*d',
+          # regular expressions
+          '=~', '!~', '"^a(b|[[:digit:]])*$"', '"a{2,"']
 FACTS = {'kernel_v': '6.12.0', 'kernel_vr': '6.12.0', 'arch': 'x86_64'}
 
 

@@ -154,39 +154,41 @@ union stp_locals {
 #include "runtime/context.h"
 #include "runtime/chan.h"
 #include "runtime/builtins.h"
+#include "runtime/regex.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
 #define STP_SCRIPT_PROBES 2
 #include "runtime/cond.h"
-#line 92 "kernel-templates/common/module.c.j2"
+#line 93 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 101 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 107 "kernel-templates/common/module.c.j2"
+#line 108 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_by_key;
-#line 115 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_by_key_lock);
-#line 105 "kernel-templates/common/module.c.j2"
+#line 106 "kernel-templates/common/module.c.j2"
 static struct stp_map stp_g_counts;
-#line 115 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_counts_lock);
-#line 109 "kernel-templates/common/module.c.j2"
+#line 110 "kernel-templates/common/module.c.j2"
 static struct stp_agg stp_g_lat;
-#line 115 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_lat_lock);
-#line 113 "kernel-templates/common/module.c.j2"
+#line 114 "kernel-templates/common/module.c.j2"
 static s64 stp_g_top;
-#line 115 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_top_lock);
-#line 113 "kernel-templates/common/module.c.j2"
+#line 114 "kernel-templates/common/module.c.j2"
 static s64 stp_g_total;
-#line 115 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_total_lock);
-#line 117 "kernel-templates/common/module.c.j2"
+#line 118 "kernel-templates/common/module.c.j2"
 
+#line 151 "kernel-templates/common/module.c.j2"
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
 module_param(stp_tree, charp, 0);
@@ -198,51 +200,51 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 130 "kernel-templates/common/module.c.j2"
+#line 163 "kernel-templates/common/module.c.j2"
 static char *stp_param_top;
 module_param_named(top, stp_param_top, charp, 0);
 MODULE_PARM_DESC(top, "the script's global 'top' (long)");
-#line 130 "kernel-templates/common/module.c.j2"
+#line 163 "kernel-templates/common/module.c.j2"
 static char *stp_param_total;
 module_param_named(total, stp_param_total, charp, 0);
 MODULE_PARM_DESC(total, "the script's global 'total' (long)");
-#line 134 "kernel-templates/common/module.c.j2"
+#line 167 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 147 "kernel-templates/common/module.c.j2"
+#line 180 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_by_key, "by_key", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 141 "kernel-templates/common/module.c.j2"
+#line 174 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_map_init(&stp_g_counts, "counts", "s",
 				  STP_LONG, MAXMAPENTRIES, 0);
-#line 154 "kernel-templates/common/module.c.j2"
+#line 187 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_agg_init(&stp_g_lat);
-#line 158 "kernel-templates/common/module.c.j2"
+#line 191 "kernel-templates/common/module.c.j2"
 	stp_g_top = 3LL;
-#line 162 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	if (stp_param_top)
-#line 164 "kernel-templates/common/module.c.j2"
+#line 197 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
-#line 162 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	if (stp_param_total)
-#line 164 "kernel-templates/common/module.c.j2"
+#line 197 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
-#line 169 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 175 "kernel-templates/common/module.c.j2"
+#line 208 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_by_key);
-#line 175 "kernel-templates/common/module.c.j2"
+#line 208 "kernel-templates/common/module.c.j2"
 	stp_map_free(&stp_g_counts);
-#line 175 "kernel-templates/common/module.c.j2"
+#line 208 "kernel-templates/common/module.c.j2"
 	stp_agg_free(&stp_g_lat);
-#line 177 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -276,24 +278,24 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 212 "kernel-templates/common/module.c.j2"
+#line 245 "kernel-templates/common/module.c.j2"
 static s64 stp_fn_square(struct stp_context *c, s64 a_x);
-#line 217 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "begin", .func = "", .handler = stp_handler_0,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_1,
 	  .cond = -1 },
-#line 223 "kernel-templates/common/module.c.j2"
+#line 256 "kernel-templates/common/module.c.j2"
 };
-#line 225 "kernel-templates/common/module.c.j2"
+#line 258 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -306,7 +308,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 238 "kernel-templates/common/module.c.j2"
+#line 271 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -314,24 +316,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 241 "kernel-templates/common/module.c.j2"
+#line 274 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 280 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 255 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -366,24 +368,24 @@ static void stp_handler_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 264 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 280 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 255 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -465,9 +467,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 264 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -546,7 +548,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 283 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -134,19 +134,21 @@ union stp_locals {
 #include "runtime/context.h"
 #include "runtime/chan.h"
 #include "runtime/builtins.h"
+#include "runtime/regex.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
 #define STP_SCRIPT_PROBES 2
 #include "runtime/cond.h"
-#line 92 "kernel-templates/common/module.c.j2"
+#line 93 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 101 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 117 "kernel-templates/common/module.c.j2"
+#line 118 "kernel-templates/common/module.c.j2"
 
+#line 151 "kernel-templates/common/module.c.j2"
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
 module_param(stp_tree, charp, 0);
@@ -158,19 +160,19 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 134 "kernel-templates/common/module.c.j2"
+#line 167 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 169 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 177 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -204,27 +206,27 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_1(struct stp_context *c);
-#line 217 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1,
 	  .cond = -1 },
-#line 223 "kernel-templates/common/module.c.j2"
+#line 256 "kernel-templates/common/module.c.j2"
 };
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -235,16 +237,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -252,20 +254,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 271 "kernel-templates/common/module.c.j2"
+#line 304 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 278 "kernel-templates/common/module.c.j2"
+#line 311 "kernel-templates/common/module.c.j2"
 	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
-#line 280 "kernel-templates/common/module.c.j2"
+#line 313 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -591,7 +593,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 283 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -168,23 +168,25 @@ union stp_locals {
 #include "runtime/context.h"
 #include "runtime/chan.h"
 #include "runtime/builtins.h"
+#include "runtime/regex.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
 #define STP_SCRIPT_PROBES 4
 #include "runtime/cond.h"
-#line 92 "kernel-templates/common/module.c.j2"
+#line 93 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 101 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 107 "kernel-templates/common/module.c.j2"
+#line 108 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_hits;
-#line 115 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_hits_lock);
-#line 117 "kernel-templates/common/module.c.j2"
+#line 118 "kernel-templates/common/module.c.j2"
 
+#line 151 "kernel-templates/common/module.c.j2"
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
 module_param(stp_tree, charp, 0);
@@ -196,24 +198,24 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 134 "kernel-templates/common/module.c.j2"
+#line 167 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 147 "kernel-templates/common/module.c.j2"
+#line 180 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_hits, "hits", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 169 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 175 "kernel-templates/common/module.c.j2"
+#line 208 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_hits);
-#line 177 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -247,53 +249,53 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_1(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_2(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_3(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_2(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_3(struct stp_context *c);
-#line 217 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_0,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_1,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_2,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.statement(\"with_local@fixture.c:79\")", .func = "with_local", .handler = stp_handler_1_3,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"scale@fixture.c:63\")", .func = "scale", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"dup@fixture.c:41\").return", .func = "dup", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"dup@fixture2.c:11\").return", .func = "dup", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_3,
 	  .cond = -1 },
-#line 223 "kernel-templates/common/module.c.j2"
+#line 256 "kernel-templates/common/module.c.j2"
 };
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -301,16 +303,16 @@ static void stp_handler_0_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_1(struct stp_context *c)
 {
 	struct stp_locals_0_1 *l = &c->frames[0].p0_1;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -318,16 +320,16 @@ static void stp_handler_0_1(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_2(struct stp_context *c)
 {
 	struct stp_locals_0_2 *l = &c->frames[0].p0_2;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -335,16 +337,16 @@ static void stp_handler_0_2(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(((u64)stp_dwreg(c, 5) + 0x1ULL), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_3(struct stp_context *c)
 {
 	struct stp_locals_1_3 *l = &c->frames[0].p1_3;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "placement.stp"
@@ -352,16 +354,16 @@ static void stp_handler_1_3(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "acc=%lld i=%lld\n", (long long)((s64)stp_trunc(stp_dwreg(c, 1), 4, 1)), (long long)((s64)stp_trunc(stp_dwreg(c, 2), 4, 1))));
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 5 "placement.stp"
@@ -369,24 +371,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->func));
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 280 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_hits_lock };
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 255 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 1, &flags))
 		return;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "placement.stp"
@@ -410,9 +412,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 264 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 1, flags);
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -765,7 +767,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 283 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -150,27 +150,29 @@ union stp_locals {
 #include "runtime/context.h"
 #include "runtime/chan.h"
 #include "runtime/builtins.h"
+#include "runtime/regex.h"
 #include "runtime/target.h"
 #include "runtime/backtrace.h"
 #define STP_SCRIPT_PROBES 4
 #include "runtime/cond.h"
-#line 92 "kernel-templates/common/module.c.j2"
+#line 93 "kernel-templates/common/module.c.j2"
 #include "runtime/stat.h"
 #include "runtime/map.h"
 #include "runtime/embedded.h"
-#line 101 "kernel-templates/common/module.c.j2"
+#line 102 "kernel-templates/common/module.c.j2"
 
 /* The script's globals; each has a lock, taken by trylock in handlers. */
-#line 107 "kernel-templates/common/module.c.j2"
+#line 108 "kernel-templates/common/module.c.j2"
 static struct stp_pmap stp_g_prof;
-#line 115 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_prof_lock);
-#line 113 "kernel-templates/common/module.c.j2"
+#line 114 "kernel-templates/common/module.c.j2"
 static s64 stp_g_ticks;
-#line 115 "kernel-templates/common/module.c.j2"
+#line 116 "kernel-templates/common/module.c.j2"
 static DEFINE_RAW_SPINLOCK(stp_g_ticks_lock);
-#line 117 "kernel-templates/common/module.c.j2"
+#line 118 "kernel-templates/common/module.c.j2"
 
+#line 151 "kernel-templates/common/module.c.j2"
 /* The tree the module was built against, for messages; set by the runner. */
 static char *stp_tree = "the tree it was built against";
 module_param(stp_tree, charp, 0);
@@ -182,32 +184,32 @@ module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 130 "kernel-templates/common/module.c.j2"
+#line 163 "kernel-templates/common/module.c.j2"
 static char *stp_param_ticks;
 module_param_named(ticks, stp_param_ticks, charp, 0);
 MODULE_PARM_DESC(ticks, "the script's global 'ticks' (long)");
-#line 134 "kernel-templates/common/module.c.j2"
+#line 167 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 147 "kernel-templates/common/module.c.j2"
+#line 180 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_prof, "prof", "l",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 162 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	if (stp_param_ticks)
-#line 164 "kernel-templates/common/module.c.j2"
+#line 197 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_ticks, 0, &stp_g_ticks);
-#line 169 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 175 "kernel-templates/common/module.c.j2"
+#line 208 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_prof);
-#line 177 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -241,48 +243,48 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_2(struct stp_context *c);
-#line 214 "kernel-templates/common/module.c.j2"
+#line 247 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_3(struct stp_context *c);
-#line 217 "kernel-templates/common/module.c.j2"
+#line 250 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.ms(100)", .func = "", .handler = stp_handler_0,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.profile", .func = "", .handler = stp_handler_1,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.s(2)", .func = "", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.jiffies(50)", .func = "", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 220 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_3,
 	  .cond = -1 },
-#line 223 "kernel-templates/common/module.c.j2"
+#line 256 "kernel-templates/common/module.c.j2"
 };
-#line 247 "kernel-templates/common/module.c.j2"
+#line 280 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_ticks_lock };
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 255 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 1, &flags))
 		return;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "timer.stp"
@@ -299,16 +301,16 @@ static void stp_handler_0(struct stp_context *c)
 		(void)((stp_request_exit(), 0));
 	}
 out:
-#line 264 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 1, flags);
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "timer.stp"
@@ -316,16 +318,16 @@ static void stp_handler_1(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "timer.stp"
@@ -333,24 +335,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->pp));
 out:
-#line 266 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 	return;
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
-#line 247 "kernel-templates/common/module.c.j2"
+#line 280 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_prof_lock, &stp_g_ticks_lock };
-#line 250 "kernel-templates/common/module.c.j2"
+#line 283 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 255 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 2, &flags))
 		return;
-#line 260 "kernel-templates/common/module.c.j2"
+#line 293 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 11 "timer.stp"
@@ -377,9 +379,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 264 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 2, flags);
-#line 268 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -545,7 +547,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 283 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -14,7 +14,7 @@ from ..elf.dwarfindex import Index
 from ..elf.symbols import Dwarf, SymbolTable
 from ..elf.scopes import DwarfFile, Site, TraceSite, Unavailable
 from .limits import DEFAULT_LIMITS
-from .translate import global_decls, tidy_c, translate
+from .translate import global_decls, regex_decls, tidy_c, translate
 
 
 
@@ -83,6 +83,7 @@ def generate(program: Program, probes: List[Probe], script_name: str, module: st
                     is not None else -1} for p in probes],
         'script_probes': max(1, len(program.probes)),
         'globals': global_decls(program),
+        'regexes': regex_decls(handlers),
         'embedded': [{'file': b.pos.source.name if not b.pos.source.name.startswith('<')
                       else script_name, 'line': b.pos.line + tidy_c(b.code)[0],
                       'code': tidy_c(b.code)[1]}

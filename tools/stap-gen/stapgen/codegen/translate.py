@@ -17,6 +17,7 @@ from ..frontend import nodes as n
 from ..diag import error
 from ..frontend.semantic import FormatSpec, GlobalSym, ProbeSym, Program, parse_format
 from ..elf.scopes import Site
+from . import regex
 from .targets import Binder
 
 
@@ -107,6 +108,7 @@ class Handler:
     signature: str = ''             # ... its C prototype (without ';')
     params: List[str] = field(default_factory=list)     # ... C copy-ins
     returns_string: bool = False
+    regexes: Dict[int, regex.Program] = field(default_factory=dict)    # =~, !~: by number
 
 
 @dataclass
@@ -129,6 +131,8 @@ class Translator:
         self.dwarf_file: Optional[Callable[[], Any]] = None    # for @cast anywhere
         self.site_problem = ''
         self.at_entry = False
+        self.regexes: Dict[str, int] = {}      # pattern: its number in the module
+        self.programs: Dict[int, regex.Program] = {}
 
     # -- per probe ----------------------------------------------------------
     def handler(self, ps: ProbeSym, site: Optional[Site] = None, index: object = None,
@@ -140,6 +144,7 @@ class Translator:
         self.site_problem = site_problem
         self.entry: List[str] = []
         self.entry_nums = self.entry_strs = 0
+        self.used: Dict[int, regex.Program] = {}
         if ps.probe.condition is not None:
             # probe P if (cond): a hit while cond is false does nothing, and
             # disarms the probe
@@ -168,7 +173,7 @@ class Translator:
         h = Handler(ps.index if index is None else index,  # type: ignore[arg-type]
                     '\n'.join(self.s.lines), decls, locks, entry=self.entry,
                     entry_slots=self._entry_slot(),
-                    exported=sorted(self.binder.var_refs))
+                    exported=sorted(self.binder.var_refs), regexes=self.used)
         if ps.function is not None:
             string_ret = ps.ret.type == n.STRING
             decls.append('char ret[MAXSTRINGLEN]' if string_ret else 's64 retval')
@@ -614,6 +619,8 @@ class Translator:
         return f'{mode}, {c_number(lo)}, {c_number(hi)}, {c_number(step)}'
 
     def _binary(self, e: n.Binary) -> str:
+        if e.op in ('=~', '!~'):
+            return self._match(e)
         if e.op not in ('&&', '||') and has_effects(e.left) and has_effects(e.right):
             (a, b), decls = self._args([e.left, e.right])
             inner = n.Binary(e.pos, e.op, n.Var(e.left.pos, '_'), n.Var(e.right.pos, '_'))
@@ -630,6 +637,18 @@ class Translator:
         if op in ('==', '!=', '<', '>', '<=', '>=', '&&', '||'):
             return f'(s64)({a} {op} {b})'
         return self._arith(op, a, b)
+
+    def _match(self, e: n.Binary) -> str:
+        """s =~ "RE": the regular expression, compiled now, is the module's data."""
+        assert isinstance(e.right, n.String)
+        pattern = e.right.value
+        if pattern not in self.regexes:
+            self.regexes[pattern] = len(self.regexes)
+            self.programs[self.regexes[pattern]] = regex.compile_literal(e.right)
+        num = self.regexes[pattern]
+        self.used[num] = self.programs[num]
+        call = f'stp_regex_match(&stp_re_{num}, {self._expr(e.left)})'
+        return call if e.op == '=~' else f'(s64)!{call}'
 
     def _assign(self, e: n.Assign) -> str:
         t = e.target
@@ -909,6 +928,23 @@ def translate(program: Program, script_name: str,
         else:
             out.append(tr.handler(ps))
     return out + [tr.handler(fs) for _, fs in sorted(program.functions.items())]
+
+
+def regex_decls(handlers: List[Handler]) -> List[Dict[str, object]]:
+    """The compiled regular expressions the handlers use, as the module
+    template lays out their data (the C of it is the template's)."""
+    programs: Dict[int, regex.Program] = {}
+    for h in handlers:
+        programs.update(h.regexes)
+    out: List[Dict[str, object]] = []
+    for num, prog in sorted(programs.items()):
+        shown = c_string(prog.pattern).replace('*/', '*\\/').replace('/*', '/\\*')
+        out.append({'index': num, 'pattern': shown,
+                    'insns': [{'op': i.op, 'lo': i.lo, 'hi': i.hi, 'x': i.x, 'y': i.y,
+                               'text': i.text()} for i in prog.insns],
+                    'classes': [', '.join(f'{w:#018x}' for w in prog.class_words(k))
+                                for k in range(len(prog.classes))]})
+    return out
 
 
 def global_decls(program: Program) -> List[Dict[str, object]]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import List, Tuple
+
 import ply.lex as lex
 
 from ..diag import Pos, Source, error
@@ -20,7 +22,7 @@ tokens = (
     'PP_IF', 'PP_THEN', 'PP_ELSE', 'PP_END', 'AT_IDENT', 'AGG_ADD',
     'TARGET', 'DOLLARS', 'ARG', 'EMBEDDED',
     'INC', 'DEC', 'ARROW',
-    'EQ', 'NE', 'LE', 'GE', 'ANDAND', 'OROR', 'SHL', 'SHR',
+    'EQ', 'NE', 'MATCH', 'NOMATCH', 'LE', 'GE', 'ANDAND', 'OROR', 'SHL', 'SHR',
     'ASSIGNOP',
 ) + tuple(sorted(set(KEYWORDS.values())))
 KEYWORD_TYPES = frozenset(KEYWORDS.values())
@@ -29,6 +31,45 @@ literals = '{}()[],;:?.+-*/%<>=!~&|^'
 
 _ESCAPES = {'n': '\n', 't': '\t', 'r': '\r', '\\': '\\', '"': '"',
             "'": "'", 'a': '\a', 'b': '\b', 'f': '\f', 'v': '\v', '0': '\0'}
+
+
+def decode_string(body: str, source: Source, offset: int) -> Tuple[str, List[int]]:
+    """A string literal's value from the text between its quotes (which
+    starts at offset in source), with where each character of the value
+    was written: its index in body."""
+    out: List[str] = []
+    where: List[int] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        where.append(i)
+        if ch != '\\':
+            out.append(ch)
+            i += 1
+            continue
+        esc = body[i + 1]
+        if esc in _ESCAPES and not (esc == '0' and body[i + 2:i + 3].isdigit()):
+            out.append(_ESCAPES[esc])
+            i += 2
+        elif esc in '01234567':
+            j = i + 1
+            while j < len(body) and j < i + 4 and body[j] in '01234567':
+                j += 1
+            out.append(chr(int(body[i + 1:j], 8) & 0xff))
+            i = j
+        elif esc == 'x':
+            j = i + 2
+            while j < len(body) and body[j] in '0123456789abcdefABCDEF':
+                j += 1
+            if j == i + 2:
+                raise error('\\x used with no following hex digits',
+                            source.position(offset + i))
+            out.append(chr(int(body[i + 2:j], 16) & 0xff))
+            i = j
+        else:
+            raise error(f'unknown escape sequence \\{esc}',
+                        source.position(offset + i), width=2)
+    return ''.join(out), where
 
 
 class Lexer:
@@ -94,6 +135,10 @@ class Lexer:
     t_ARROW = r'->'
     t_EQ = r'=='
     t_NE = r'!='
+    # =~ and !~ match a regular expression (`x=~1` is not x = ~1, as in
+    # SystemTap; `!~x` still parses as !(~x), see the parser)
+    t_MATCH = r'=~'
+    t_NOMATCH = r'!~'
     t_LE = r'<='
     t_GE = r'>='
     t_ANDAND = r'&&'
@@ -136,38 +181,7 @@ class Lexer:
 
     def t_STRING(self, t: lex.LexToken) -> lex.LexToken:
         r'"([^"\\\n]|\\.)*"'
-        body = t.value[1:-1]
-        out = []
-        i = 0
-        while i < len(body):
-            ch = body[i]
-            if ch != '\\':
-                out.append(ch)
-                i += 1
-                continue
-            esc = body[i + 1]
-            if esc in _ESCAPES and not (esc == '0' and body[i + 2:i + 3].isdigit()):
-                out.append(_ESCAPES[esc])
-                i += 2
-            elif esc in '01234567':
-                j = i + 1
-                while j < len(body) and j < i + 4 and body[j] in '01234567':
-                    j += 1
-                out.append(chr(int(body[i + 1:j], 8) & 0xff))
-                i = j
-            elif esc == 'x':
-                j = i + 2
-                while j < len(body) and body[j] in '0123456789abcdefABCDEF':
-                    j += 1
-                if j == i + 2:
-                    raise error('\\x used with no following hex digits',
-                                self.source.position(t.lexpos + 1 + i))
-                out.append(chr(int(body[i + 2:j], 16) & 0xff))
-                i = j
-            else:
-                raise error(f'unknown escape sequence \\{esc}',
-                            self.source.position(t.lexpos + 1 + i), width=2)
-        t.value = ''.join(out)
+        t.value = decode_string(t.value[1:-1], self.source, t.lexpos + 1)[0]
         return t
 
     def t_UNTERMINATED_STRING(self, t: lex.LexToken) -> None:

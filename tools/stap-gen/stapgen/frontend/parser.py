@@ -28,7 +28,7 @@ precedence = (
     ('left', '|'),
     ('left', '^'),
     ('left', '&'),
-    ('left', 'EQ', 'NE'),
+    ('left', 'EQ', 'NE', 'MATCH', 'NOMATCH'),
     ('left', '<', '>', 'LE', 'GE'),
     ('left', 'IN'),
     ('left', 'SHL', 'SHR'),
@@ -597,6 +597,8 @@ def p_expr_binary(p: Any) -> None:
             | expr '&' expr
             | expr EQ expr
             | expr NE expr
+            | expr MATCH expr
+            | expr NOMATCH expr
             | expr '<' expr
             | expr '>' expr
             | expr LE expr
@@ -625,7 +627,12 @@ def p_expr_unary(p: Any) -> None:
     '''expr : '-' expr %prec UNARY
             | '+' expr %prec UNARY
             | '!' expr
-            | '~' expr'''
+            | '~' expr
+            | NOMATCH expr %prec UNARY'''
+    if p[1] == '!~':            # !~x, written without a space: !(~x)
+        pos = _pos(p, 1)
+        p[0] = n.Unary(pos, '!', n.Unary(Pos(pos.source, pos.line, pos.col + 1), '~', p[2]))
+        return
     p[0] = n.Unary(_pos(p, 1), p[1], p[2])
 
 

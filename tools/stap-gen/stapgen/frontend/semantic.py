@@ -709,6 +709,17 @@ class Checker:
             self._expr(e.left, n.STRING)
             self._expr(e.right, n.STRING)
             return n.STRING
+        if e.op in ('=~', '!~'):
+            # the regular expression is compiled when the script is translated
+            self._expr(e.left, n.STRING)
+            if not isinstance(e.right, n.String):
+                self._err(f'the right side of {e.op} must be a string literal', e.right.pos,
+                          hint='a regular expression is compiled with the script: '
+                               'it cannot be computed at run time')
+                self._expr(e.right, None)
+            else:
+                self._expr(e.right, n.STRING)
+            return n.LONG
         if e.op in ('==', '!=', '<', '>', '<=', '>='):
             a = self._expr(e.left, None)
             b = self._expr(e.right, a)
