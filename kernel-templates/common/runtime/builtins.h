@@ -371,3 +371,9 @@ static __maybe_unused s64 stp_set_long(struct stp_context *c, s64 *dst, s64 v)
 		*dst = v;
 	return *dst;
 }
+
+/* $$name in kernel.trace probes: the tracepoint's name */
+static __maybe_unused const char *stp_probe_name(struct stp_context *c)
+{
+	return c->probe->func;
+}

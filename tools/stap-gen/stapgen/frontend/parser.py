@@ -530,9 +530,11 @@ def p_target_var(p: Any) -> None:
     if text.startswith('$$'):
         base = '$$' + text[2:].rstrip('$')
     pretty = text[len(base):]
-    if base.startswith('$$') and base not in ('$$parms', '$$locals', '$$vars', '$$return'):
+    if base.startswith('$$') and base not in ('$$parms', '$$locals', '$$vars', '$$return',
+                                              '$$name'):
         raise error(f"unknown target '{base}'", _pos(p, 1), width=len(text),
-                    hint='$$parms, $$locals, $$vars and $$return list variables')
+                    hint='$$parms, $$locals, $$vars and $$return list variables; '
+                         '$$name is a tracepoint\'s name')
     if len(pretty) > 2:
         raise error(f"'{text}': at most $$ after a target", _pos(p, 1), width=len(text))
     p[0] = n.Target(_pos(p, 1), base, pretty=pretty)

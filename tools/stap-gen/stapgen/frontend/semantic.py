@@ -645,6 +645,10 @@ class Checker:
         fv = self._family_var(e)
         if fv is not None:
             return fv.type
+        if e.base == '$$name':
+            self._err("'$$name' is the tracepoint's name: it belongs in kernel.trace probes",
+                      e.pos)
+            return n.STRING
         if self.probe.function is not None and e.base != '@cast':
             self._err(f"'{e.text()}': target variables belong to probes, not functions",
                       e.pos, hint='pass the value to the function as an argument')

@@ -7,11 +7,12 @@ import fnmatch
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ..diag import close_matches, error
 from ..elf.scopes import Site, Unavailable
 from ..frontend import nodes as n
+from ..frontend.semantic import FamilyVar
 from .base import Family, Generation, Kconfig, Probe, SiteSource
 from .names import expand_braces
 
@@ -52,6 +53,10 @@ class Trace(Family):
 
     def resolve(self, r: 'Resolver', handler: int, pp: n.ProbePoint) -> List[Probe]:
         return _trace(r, handler, pp.components[1])
+
+    def variables(self, names: List[str]) -> Optional[Dict[str, FamilyVar]]:
+        # $$name: the tracepoint's name (its arguments are DWARF targets)
+        return {'$name': FamilyVar(n.STRING, 'stp_probe_name')}
 
 
 # -- kernel.trace("[GROUP:]NAME") ---------------------------------------------------
