@@ -28,12 +28,13 @@ if TYPE_CHECKING:
     from .resolve import Resolver
 
 DEFAULT_SAMPLE = 1_000_000      # SystemTap's
-KINDS = {'sw': 'SOFTWARE', 'hw': 'HARDWARE'}
+KINDS = ('sw', 'hw')
 
 
 @dataclass
 class PerfProbe(Probe):
-    type: str = ''          # C: the perf type (PERF_TYPE_..., or a number)
+    kind: str = ''          # 'sw' or 'hw' (the template names the type), or '' with type
+    type: int = 0           # perf.type(T)
     config: str = ''        # C: the counter (PERF_COUNT_..., or a number)
     sample: int = DEFAULT_SAMPLE
 
@@ -43,7 +44,7 @@ class PerfProbe(Probe):
         return [('CONFIG_PERF_EVENTS', 'perf.* probes are kernel perf counters')]
 
     def template(self, gen: Generation) -> Dict[str, object]:
-        return {'index': self.index, 'type': self.type, 'config': self.config,
+        return {'index': self.index, 'kind': self.kind, 'type': self.type, 'config': self.config,
                 'sample': self.sample, 'pp': self.pp}
 
 
@@ -93,7 +94,7 @@ class Perf(Family):
                             hint=f'did you mean {" or ".join(near)}?' if near else
                             'its include/uapi/linux/perf_event.h lists them: ' +
                             ', '.join(sorted(known)))
-            ptype, config, shown = f'PERF_TYPE_{KINDS[kind]}', known[key], f'perf.{kind}.{key}'
+            ptype, config, shown = 0, known[key], f'perf.{kind}.{key}'
         elif head.name == 'type':
             if not isinstance(head.arg, int) or head.arg < 0 or not comps or \
                     comps[0].name != 'config' or not isinstance(comps[0].arg, int) or \
@@ -101,7 +102,7 @@ class Perf(Family):
                 raise error('perf.type(T).config(C) takes two numbers', head.pos)
             c = comps.pop(0)
             assert isinstance(c.arg, int)
-            ptype, config = str(head.arg), f'{c.arg:#x}'
+            kind, ptype, config = '', head.arg, f'{c.arg:#x}'
             shown = f'perf.type({head.arg}).config({c.arg})'
         else:
             raise error(f"unknown perf probe 'perf.{head.name}'", head.pos,
@@ -115,5 +116,6 @@ class Perf(Family):
         if comps:
             raise error(f"unknown perf probe suffix '.{comps[0].name}'", comps[0].pos,
                         hint='.sample(N) is the only one')
-        return [PerfProbe(handler, f'{shown}.sample({sample})', type=ptype, config=config,
+        return [PerfProbe(handler, f'{shown}.sample({sample})', kind=kind, type=ptype,
+                          config=config,
                           sample=sample)]
