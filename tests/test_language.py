@@ -120,6 +120,25 @@ def test_tapsets_are_trusted_with_embedded_c() -> None:
     semantic.check(script)          # no -g needed
 
 
+def test_guru_marked_tapset_functions_need_guru_mode() -> None:
+    unit = parser.parse_unit(Source('lib.stp', '''
+function poke:long (v:long) %{ /* guru */ STAP_RETVALUE = STAP_ARG_v; %}
+function safe:long () { return poke(1) }
+'''))
+    def check(text: str, guru: bool = False) -> str:
+        lib = parser.Library([unit], trusted=True)
+        script = parser.parse(Source('t.stp', text), library=lib)
+        try:
+            semantic.check(script, guru=guru)
+        except StapError as exc:
+            return str(exc)
+        return ''
+    out = check('probe begin { print(poke(2)) }')
+    assert "t.stp:1:21: error: 'poke', marked /* guru */, needs guru mode (-g)" in out
+    assert check('probe begin { print(poke(2)) }', guru=True) == ''
+    assert check('probe begin { print(safe()) }') == ''   # the tapset's own call
+
+
 def test_unterminated_embedded_c() -> None:
     out = diag('probe begin { }\n%{ static int x;\n')
     assert 't.stp:2:1: error: unterminated %{ embedded C' in out

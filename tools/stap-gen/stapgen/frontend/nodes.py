@@ -58,6 +58,7 @@ class Index(Expr):
 class Call(Expr):
     name: str
     args: List[Expr]
+    trusted: bool = False       # made by a tapset: may call /* guru */ functions
 
 
 @dataclass

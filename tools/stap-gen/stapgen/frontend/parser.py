@@ -842,7 +842,7 @@ class Library:
 
 
 def _trust(node: Any) -> None:
-    if isinstance(node, n.EmbeddedExpr):
+    if isinstance(node, (n.EmbeddedExpr, n.Call)):
         node.trusted = True
     if isinstance(node, (n.Node, n.Script)):
         for value in vars(node).values():

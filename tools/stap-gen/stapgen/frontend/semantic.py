@@ -784,6 +784,9 @@ class Checker:
         if fs is not None:
             assert self.probe is not None
             self.probe.calls.add(e.name)
+            f = fs.function
+            if f is not None and f.embedded is not None and 'guru' in f.embedded.pragmas:
+                self._guru(f"'{e.name}', marked /* guru */,", e.pos, e.trusted)
             if len(e.args) != len(fs.params):
                 self._err(f"'{e.name}' takes {len(fs.params)} argument(s), "
                           f'{len(e.args)} given', e.pos,
