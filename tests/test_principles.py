@@ -64,7 +64,7 @@ def test_no_compile_probes() -> None:
 
 # The layers, bottom up; a module may import its own layer and those below.
 LAYERS = {'diag': 0, 'paths': 0, 'frontend': 1, 'elf': 1, 'tree': 2, 'probes': 3,
-          'codegen': 4, 'run': 5, 'pipeline': 6, 'ktap': 7, 'cli': 8, 'install': 8,
+          'tapset': 3, 'codegen': 4, 'run': 5, 'pipeline': 6, 'ktap': 7, 'cli': 8, 'install': 8,
           '__main__': 9, 'dev': 9}
 
 

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 from elftools.common.exceptions import ELFError
 
 from . import paths
-from .diag import Source, error
+from .diag import Source, StapError, error
 from .elf import dwarfindex, symbols
 from .frontend import nodes as n
 from .frontend import parser, semantic
@@ -140,24 +140,51 @@ class Pipeline:
         return [kerneltree.find_template_set(self.tree(), templates), templates / 'common']
 
     # -- the steps ---------------------------------------------------------------------
+    def tapset_dirs(self) -> List[Path]:
+        """Where tapsets are looked for: -I directories, then the kit's own
+        (kernel-templates/<line>/tapset/, then common/tapset/; a file of the
+        line's set replaces the common one of the same path).  Without a
+        tree (-p1 on a machine with none) only common/ is taken."""
+        templates = (self.options.templates or paths.templates_dir()).resolve()
+        try:
+            kit = [d / 'tapset' for d in self.template_dirs()]
+        except StapError:
+            if self.options.kdir is not None:
+                raise
+            kit = [templates / 'common' / 'tapset']
+        return list(self.options.tapset_dirs) + [d for d in kit if d.is_dir()]
+
     def library(self) -> parser.Library:
-        """The tapsets a script may use: -I directories' .stp files, with
-        the macros of their .stpm files (which the script may use too)."""
+        """The tapsets a script may use (.stp files), with the macros of
+        their .stpm files (which the script may use too), and the tapsets
+        generated from the tree (syscall.*)."""
         if self._library is None:
             facts = lambda name: self.tree().fact(name)     # noqa: E731
-            macros: Dict[str, Any] = {}
-            files: List[Path] = []
             for d in self.options.tapset_dirs:
                 if not d.is_dir():
                     raise error(f'-I {d}: no such directory')
-                macros.update(self._macros(sorted(d.rglob('*.stpm')), facts))
-                files += sorted(d.rglob('*.stp'))
-            units = []
-            for f in files:
-                units.append(parser.parse_unit(self._read(f), facts, None, macros))
+            stpm: Dict[str, Path] = {}
+            stp: Dict[str, Path] = {}
+            for d in reversed(self.tapset_dirs()):   # earlier directories win
+                stpm.update({str(f.relative_to(d)): f for f in d.rglob('*.stpm')})
+                stp.update({str(f.relative_to(d)): f for f in d.rglob('*.stp')})
+            macros = self._macros([stpm[k] for k in sorted(stpm)], facts)
+            units = [parser.parse_unit(self._read(stp[k]), facts, None, macros)
+                     for k in sorted(stp)]
             self._macros_found = macros
-            self._library = parser.Library(units, trusted=True)
+            self._library = parser.Library(units, trusted=True,
+                                           generators=self._generators(macros))
         return self._library
+
+    def _generators(self, macros: Dict[str, Any]) -> List[Any]:
+        """The tapsets made from the tree on demand: syscall.NAME from its
+        syscall table and DWARF."""
+        from .tapset import syscalls
+        try:
+            self.template_dirs()
+        except StapError:
+            return []
+        return [syscalls.Generator(self, macros)]
 
     @staticmethod
     def _read(path: Path) -> Source:
@@ -177,7 +204,7 @@ class Pipeline:
     def parse(self, source: Source, args: Optional[List[str]] = None,
               guru: Optional[bool] = None) -> Parsed:
         """source checked; args and guru, when given, instead of the options'."""
-        library = self.library() if self.options.tapset_dirs else None
+        library = self.library()
         script = parser.parse(source, lambda name: self.tree().fact(name),
                               self.options.args if args is None else args,
                               self._macros_found, library)
@@ -232,7 +259,7 @@ class Pipeline:
         """--dump-functions, --dump-probe-types, --dump-probe-aliases."""
         from .probes.resolve import FAMILIES
         out: List[str] = []
-        units = self.library().units if self.options.tapset_dirs else []
+        units = self.library().units
         if probe_types:
             out += sorted({p for f in FAMILIES for p in f.points})
         if functions:

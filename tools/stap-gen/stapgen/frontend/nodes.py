@@ -192,6 +192,7 @@ class Stmt(Node):
 @dataclass
 class Block(Stmt):
     body: List[Stmt]
+    alias: bool = False     # an alias's prologue or epilogue: its unread locals are elided
 
 
 @dataclass

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set
 
 import ply.yacc as yacc
 
+from . import elide
 from . import nodes as n
 from .. import paths
 from ..diag import Pos, Source, StapError, error
@@ -772,7 +773,7 @@ def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
     script = parse_unit(source, facts, [] if args is None else args, macros)
     if library is not None:
         library.link(script)
-    return expand_aliases(script)
+    return elide.elide(expand_aliases(script))
 
 
 def parse_unit(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None,
@@ -807,16 +808,14 @@ class Library:
     taken in when the script uses something it defines, with what it
     defines and probes, and so on for what that file uses."""
 
-    def __init__(self, units: List[n.Script], trusted: bool = False) -> None:
+    def __init__(self, units: List[n.Script], trusted: bool = False,
+                 generators: Optional[List['Generator']] = None) -> None:
         self.units = units
+        self.trusted = trusted
+        self.generators = generators or []
         if trusted:                 # tapsets may hold embedded C without -g
             for u in units:
-                for b in u.embedded:
-                    b.trusted = True
-                for f in u.functions:
-                    if f.embedded is not None:
-                        f.embedded.trusted = True
-                _trust(u)
+                trust(u)
 
     def link(self, script: n.Script) -> None:
         taken: List[int] = []
@@ -824,6 +823,11 @@ class Library:
             wanted = _uses(script)
             defined = ({f.name for f in script.functions} | {a.name for a in script.aliases} |
                        {g.name for g in script.globals})
+            for gen in self.generators:
+                for u in gen.units(wanted - defined):
+                    if self.trusted:
+                        trust(u)
+                    self.units.append(u)
             more = [i for i, u in enumerate(self.units) if i not in taken and
                     _provides(u, wanted - defined)]
             if not more:
@@ -839,6 +843,24 @@ class Library:
                 script.globals += u.globals
                 script.probes += u.probes
                 script.embedded += u.embedded
+
+
+class Generator(Protocol):
+    """Tapsets made on demand (syscall.NAME from the tree's syscall table):
+    units defining what of `wanted` it can make and has not made yet."""
+
+    def units(self, wanted: Set[str]) -> List[n.Script]:
+        ...
+
+
+def trust(unit: n.Script) -> None:
+    """A tapset's embedded C needs no -g."""
+    for b in unit.embedded:
+        b.trusted = True
+    for f in unit.functions:
+        if f.embedded is not None:
+            f.embedded.trusted = True
+    _trust(unit)
 
 
 def _trust(node: Any) -> None:
@@ -947,7 +969,8 @@ def _expand_probe(probe: n.Probe, aliases: Dict[str, n.Alias], depth: int) -> Li
         for al in found:
             points = [n.ProbePoint(ap.pos, ap.components, ap.optional or pt.optional,
                                    ap.sufficient) for ap in al.points]
-            body: List[n.Stmt] = [al.body] if al.body.body else []
+            body: List[n.Stmt] = [n.Block(al.body.pos, al.body.body, alias=True)] \
+                if al.body.body else []
             stmts = body + probe.body.body if not al.epilogue else probe.body.body + body
             inner = n.Probe(probe.pos, points, n.Block(probe.body.pos, stmts),
                             probe.condition)
