@@ -176,6 +176,13 @@ class Pipeline:
                                            generators=self._generators(macros))
         return self._library
 
+    def _explain(self, point: str) -> Optional[Tuple[str, str]]:
+        for gen in self.library().generators:
+            why = gen.explain(point)
+            if why is not None:
+                return why
+        return None
+
     def _generators(self, macros: Dict[str, Any]) -> List[Any]:
         """The tapsets made from the tree on demand: syscall.NAME from its
         syscall table and DWARF."""
@@ -218,7 +225,8 @@ class Pipeline:
         resolver = Resolver(self.symbols, self.options.verbose, self.index,
                             None if self.options.vmlinux else self.tree().objtree,
                             self.options.guru, listing=self.options.listing,
-                            srctree=None if self.options.vmlinux else self.tree().srctree)
+                            srctree=None if self.options.vmlinux else self.tree().srctree,
+                            explain=self._explain)
         if self.options.listing:
             self.symbols()[0].funcs     # a listing touches most of the table: load it once
         probes = resolver.resolve(parsed.script)

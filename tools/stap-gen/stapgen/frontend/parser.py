@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Protocol, Set
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 
 import ply.yacc as yacc
 
@@ -850,6 +850,10 @@ class Generator(Protocol):
     units defining what of `wanted` it can make and has not made yet."""
 
     def units(self, wanted: Set[str]) -> List[n.Script]:
+        ...
+
+    def explain(self, point: str) -> Optional[Tuple[str, str]]:
+        """Why a probe point it would make is not there (message, hint)."""
         ...
 
 

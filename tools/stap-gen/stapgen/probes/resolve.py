@@ -72,8 +72,10 @@ class Resolver:
                  verbose: int = 0,
                  index: Optional[Callable[[], Index]] = None,
                  objtree: Optional[Path] = None, guru: bool = False,
-                 listing: bool = False, srctree: Optional[Path] = None) -> None:
+                 listing: bool = False, srctree: Optional[Path] = None,
+                 explain: Optional[Callable[[str], Optional[Tuple[str, str]]]] = None) -> None:
         self.objtree = objtree
+        self.explain = explain      # why a tapset's probe point is not in this tree
         self.srctree = srctree or objtree      # for the tree's headers (uapi)
         self.guru = guru
         self.listing = listing      # -l: probe points only, no kprobe placement
@@ -134,6 +136,9 @@ class Resolver:
         for family in FAMILIES:
             if family.matches(names):
                 return family.resolve(self, handler, pp)
+        why = self.explain(str(pp).rstrip('?!')) if self.explain else None
+        if why is not None:
+            raise error(why[0], pp.pos, hint=why[1])
         raise error(f"unknown probe point '{pp}'", pp.pos,
                     hint='supported: ' + ', '.join(p for f in FAMILIES for p in f.points))
 
