@@ -9,11 +9,12 @@ symbol table and its DWARF are opened once, when a step first needs them.
 
 from __future__ import annotations
 
+import fnmatch
 import platform
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Dict, List, Optional, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
 from elftools.common.exceptions import ELFError
 
@@ -241,8 +242,74 @@ class Pipeline:
             need += [k for k in p.kconfig() if k not in need]
         return need
 
+    def alias_names(self) -> List[str]:
+        """Every probe alias of the library, the generated ones included."""
+        lib = self.library()
+        names = {a.name for u in lib.units for a in u.aliases}
+        for gen in lib.generators:
+            names |= set(gen.names())
+        return sorted(names)
+
+    def _alias_listing(self, point: str, variables: bool) -> Optional[List[str]]:
+        """-l/-L of tapset aliases (syscall.*, vfs.read): the names that
+        resolve on this tree, with -L their variables and types; None when
+        point names no alias."""
+        if '(' in point or '"' in point:
+            return None
+        want = point.split('.')
+        matches = [a for a in self.alias_names() if len(a.split('.')) == len(want) and
+                   all(fnmatch.fnmatchcase(x, w) for x, w in zip(a.split('.'), want))]
+        if not matches:
+            return None
+        out = []
+        for name in matches:
+            names = self._alias_variables(name)
+            reads = ' '.join(f'print({v})' for v in names)
+            src = Source('<-L>', f'probe {name} {{ {reads} }}')
+            try:
+                parsed = self.parse(src, args=[], guru=True)
+                self.resolve(parsed)
+            except StapError:
+                continue            # not placeable on this tree: not listed
+            if not variables:
+                out.append(name)
+                continue
+            locals_ = parsed.program.probes[0].locals if parsed.program.probes else {}
+            typed = [f'{v}:{locals_[v].type}' for v in names
+                     if v in locals_ and locals_[v].type]
+            out.append(' '.join([name] + typed))
+        return out
+
+    def _alias_variables(self, name: str) -> List[str]:
+        """The variables alias name's prologues set, in order."""
+        unit = parser.parse_unit(Source('<-L>', f'probe {name} {{}}'), None, [],
+                                 self._macros_found)
+        self.library().link(unit)
+        aliases: Dict[str, List[n.Alias]] = {}
+        for a in unit.aliases:
+            aliases.setdefault(a.name, []).append(a)
+        out: List[str] = []
+
+        def visit(alias_name: str, seen: Set[str]) -> None:
+            if alias_name in seen:
+                return
+            seen.add(alias_name)
+            for a in aliases.get(alias_name, []):
+                for pp in a.points:
+                    visit(str(pp).rstrip('?!'), seen)
+                for node in n.walk(a.body):
+                    if (isinstance(node, n.Assign) and isinstance(node.target, n.Var)
+                            and node.target.name not in out):
+                        out.append(node.target.name)
+
+        visit(name, set())
+        return out
+
     def listing(self, point: str, variables: bool) -> List[str]:
         """-l/-L: the probe points point matches (with their target variables)."""
+        aliases = self._alias_listing(point, variables)
+        if aliases is not None:
+            return aliases
         from .codegen.generate import Sites
         from .codegen.targets import type_list
         from .elf.scopes import Unavailable
@@ -274,7 +341,7 @@ class Pipeline:
             names = set(semantic.BUILTINS) | {f.name for u in units for f in u.functions}
             out += sorted(names)
         if aliases:
-            out += sorted({a.name for u in units for a in u.aliases})
+            out += self.alias_names()
         return out
 
     def generate(self, placed: Placed, module: str) -> Generated:

@@ -11,6 +11,12 @@ one-byte reads of /dev/zero (each one call of vfs_read):
   n++          stap-gen: a counter global, taken under its lock per hit;
   n <<< 1      stap-gen: a per-CPU aggregate, no lock on the hot path.
 
+With --syscall, where syscall.NAME is placed: syscall.read (a kprobe on
+the tree's __x64_sys_read) against the raw_syscalls:sys_enter tracepoint
+filtered on the read's number; and what each costs the reads when the
+probe is meant for another syscall (getpid): a kprobe elsewhere costs
+nothing, the tracepoint is passed by every syscall of every task.
+
 It prints the median time per read and the cost per probe hit over the
 `none` row.  A benchmark, not a test: it prints figures and asserts
 nothing, except that each probe saw at least the N reads (a probe that
@@ -42,6 +48,23 @@ SCRIPTS = {
            'probe end {{ printf("hits %d\\n", n) }}\n',
     'n <<< 1': 'global n\nprobe kernel.function("{f}") {{ n <<< 1 }}\n'
                'probe end {{ printf("hits %d\\n", @count(n)) }}\n',
+}
+
+# --syscall: where the syscall family is placed.  syscall.read is a kprobe
+# on the tree's __x64_sys_read; the alternative is the raw_syscalls
+# tracepoint, which every syscall of every task then passes (the filter
+# on the number runs in the handler).
+SYSCALL_SCRIPTS = {
+    'syscall.read': 'global n\nprobe syscall.read {{ n++ }}\n'
+                    'probe end {{ printf("hits %d\\n", n) }}\n',
+    'sys_enter': 'global n\nprobe kernel.trace("raw_syscalls:sys_enter") '
+                 '{{ if ($id == {nr}) n++ }}\nprobe end {{ printf("hits %d\\n", n) }}\n',
+    # what the tracepoint costs the syscalls a script does not probe: the
+    # reads, with a probe meant for getpid
+    'sys_enter, other': 'global n\nprobe kernel.trace("raw_syscalls:sys_enter") '
+                        '{{ if ($id == {other}) n++ }}\nprobe end {{ printf("other %d\\n", n) }}\n',
+    'syscall.getpid': 'global n\nprobe syscall.getpid {{ n++ }}\n'
+                      'probe end {{ printf("other %d\\n", n) }}\n',
 }
 
 
@@ -85,12 +108,21 @@ def build_script(kdir: Path, name: str, text: str, workdir: Path) -> Path:
     return workdir / f'{name}.ko'
 
 
+def _syscall_nr(kdir: Path, name: str) -> int:
+    from ..tapset.syscalls import table_names
+    tree = open_tree(kdir)
+    return next(nr for nr, x in table_names(tree.srctree) if x == name)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('-r', dest='kdir', type=Path, help='kernel tree (default: the 6.12 test tree)')
     ap.add_argument('--reads', type=int, default=100000)
     ap.add_argument('--rounds', type=int, default=3)
     ap.add_argument('--function', default='vfs_read')
+    ap.add_argument('--syscall', action='store_true',
+                    help='also time syscall.read (a kprobe on the syscall wrapper) '
+                         'against the raw_syscalls:sys_enter tracepoint')
     args = ap.parse_args(argv)
     kdir = args.kdir or testtree.built_kdir('6.12')
     readloop = build_readloop()
@@ -100,8 +132,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         work = Path(tmp)
         none = build_script(kdir, 'stp_bench_none', 'probe end { }\n', work)
         kos: Dict[str, Path] = {'none': none, 'hand-written': none}
-        for i, (row, text) in enumerate(SCRIPTS.items()):
-            kos[row] = build_script(kdir, f'stp_bench_{i}', text.format(f=args.function), work)
+        scripts = dict(SCRIPTS)
+        if args.syscall:
+            scripts.update(SYSCALL_SCRIPTS)
+        nr, other = _syscall_nr(kdir, 'read'), _syscall_nr(kdir, 'getpid')
+        for i, (row, text) in enumerate(scripts.items()):
+            kos[row] = build_script(kdir, f'stp_bench_{i}',
+                                    text.format(f=args.function, nr=nr, other=other), work)
         commands = {row: loop for row in kos}
         commands['hand-written'] = (
             f'PATH=/usr/sbin:/sbin:$PATH; insmod {baseline} func={args.function} && {loop}; '

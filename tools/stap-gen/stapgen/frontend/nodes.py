@@ -9,7 +9,7 @@ by the semantic pass ('long' or 'string').
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Union
+from typing import Iterator, List, Optional, Union
 
 from ..diag import Pos
 
@@ -322,6 +322,7 @@ class Function(Node):
     ret: Optional[str]
     body: Block
     embedded: Optional['Embedded'] = None   # function f() %{ C %} (guru mode)
+    library: bool = False       # from a tapset, not the script
 
 
 @dataclass
@@ -344,3 +345,16 @@ class Script:
     functions: List[Function]
     aliases: List[Alias] = field(default_factory=list)
     embedded: List[Embedded] = field(default_factory=list)
+
+
+def walk(node: object) -> Iterator[Node]:
+    """node and every node under it (iteratively: scripts nest deep)."""
+    todo = [node]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, list):
+            todo.extend(reversed(x))
+        elif isinstance(x, Node):
+            yield x
+            todo.extend(reversed([v for v in vars(x).values()
+                                  if isinstance(v, (Node, list))]))

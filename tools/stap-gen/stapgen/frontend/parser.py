@@ -773,7 +773,24 @@ def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
     script = parse_unit(source, facts, [] if args is None else args, macros)
     if library is not None:
         library.link(script)
-    return elide.elide(expand_aliases(script))
+    return _drop_unused_library(elide.elide(expand_aliases(script)))
+
+
+def _drop_unused_library(script: n.Script) -> n.Script:
+    """A tapset file is taken in whole; its functions the script does not
+    call (after the alias variables nothing reads are gone) are left out of
+    the module."""
+    funcs = {f.name: f for f in script.functions}
+    roots: List[Any] = [script.probes, script.globals]
+    roots += [f for f in script.functions if not f.library]
+    used: Set[str] = set()
+    todo = roots
+    while todo:
+        called = {c.name for c in n.walk(todo) if isinstance(c, n.Call)} - used
+        used |= called
+        todo = [funcs[name] for name in called if name in funcs]
+    script.functions = [f for f in script.functions if not f.library or f.name in used]
+    return script
 
 
 def parse_unit(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None,
@@ -819,6 +836,7 @@ class Library:
 
     def link(self, script: n.Script) -> None:
         taken: List[int] = []
+        linked: List[n.Function] = []
         while True:
             wanted = _uses(script)
             defined = ({f.name for f in script.functions} | {a.name for a in script.aliases} |
@@ -831,18 +849,54 @@ class Library:
             more = [i for i, u in enumerate(self.units) if i not in taken and
                     _provides(u, wanted - defined)]
             if not more:
+                _keep_locals(script, linked)
                 return
             for i in more:
                 taken.append(i)
                 u = self.units[i]
-                script.functions += [f for f in u.functions
-                                     if f.name not in {x.name for x in script.functions}]
+                new = [f for f in u.functions if f.name not in {x.name for x in script.functions}]
+                for f in new:
+                    f.library = True
+                linked += new
+                script.functions += new
                 script.aliases += u.aliases
                 for g in u.globals:
                     g.library = True
                 script.globals += u.globals
                 script.probes += u.probes
                 script.embedded += u.embedded
+
+
+def _keep_locals(script: n.Script, functions: List[n.Function]) -> None:
+    """A tapset function's locals stay its own: a script's `global n` does
+    not turn the `n` of a library function into that global (it sees the
+    tapsets' globals only).  Such a local is renamed out of the way."""
+    mine = {g.name for g in script.globals if not g.library}
+    if not mine:
+        return
+
+    def rename(name: str) -> str:
+        return f'__tapset_{name}' if name in mine else name
+
+    def walk(node: Any) -> None:
+        if isinstance(node, n.Var):
+            node.name = rename(node.name)
+        elif isinstance(node, n.Foreach):
+            node.keys = [rename(k) for k in node.keys]
+            node.value = node.value and rename(node.value)
+        elif isinstance(node, n.Try) and node.var:
+            node.var = rename(node.var)
+        if isinstance(node, n.Node):
+            for value in vars(node).values():
+                if isinstance(value, (n.Node, list)):
+                    walk(value)
+        elif isinstance(node, list):
+            for x in node:
+                walk(x)
+
+    for f in functions:
+        if f.embedded is None:
+            walk(f.body)
 
 
 class Generator(Protocol):
@@ -854,6 +908,10 @@ class Generator(Protocol):
 
     def explain(self, point: str) -> Optional[Tuple[str, str]]:
         """Why a probe point it would make is not there (message, hint)."""
+        ...
+
+    def names(self) -> List[str]:
+        """The probe aliases it can make for this tree (-l, --dump-probe-aliases)."""
         ...
 
 

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..diag import close_matches, error
 from ..elf.scopes import Site, Unavailable
@@ -59,14 +60,34 @@ class Trace(Family):
         return {'$name': FamilyVar(n.STRING, 'stp_probe_name')}
 
 
+_SYSTEMS: Dict[Tuple[Optional[Path], str], str] = {}
+_TRACE_SYSTEM = re.compile(r'^#define\s+TRACE_SYSTEM\s+(\w+)', re.M)
+
+
+def _trace_system(r: 'Resolver', header: str) -> str:
+    """The TRACE_SYSTEM a tracepoint header of the tree defines."""
+    key = (r.srctree, header)
+    if key not in _SYSTEMS:
+        path = Path(header)
+        if not path.is_absolute() and r.srctree is not None:
+            path = r.srctree / path
+        try:
+            m = _TRACE_SYSTEM.search(path.read_text(errors='replace'))
+        except OSError:
+            m = None
+        _SYSTEMS[key] = m.group(1) if m else Path(header).stem
+    return _SYSTEMS[key]
+
+
 # -- kernel.trace("[GROUP:]NAME") ---------------------------------------------------
 def _trace(r: 'Resolver', handler: int, comp: n.Component) -> List[Probe]:
     """A tracepoint, registered by name at load time.
 
     The tree says which exist (a __tracepoint_NAME symbol each) and what
     they pass (the parameters of __traceiter_NAME in DWARF).  The group
-    is the name of the header under include/trace/events/ that defines
-    the event (sched for sched_switch, syscalls for sys_enter).
+    is the TRACE_SYSTEM of the header that defines the event, as in
+    tracefs (raw_syscalls for sys_enter); the header's name (syscalls)
+    is taken too.
     """
     spec = comp.arg
     if not isinstance(spec, str) or not spec:
@@ -88,9 +109,9 @@ def _trace(r: 'Resolver', handler: int, comp: n.Component) -> List[Probe]:
                 print(f'stap-gen: tracepoint {name} has no DWARF for its arguments; '
                       'skipped', file=sys.stderr)
             continue
-        group = Path(it[0].file).stem
-        if group_pat and not any(fnmatch.fnmatchcase(group, p)
-                                 for p in expand_braces(group_pat)):
+        group = _trace_system(r, it[0].file)
+        if group_pat and not any(fnmatch.fnmatchcase(g, p) for p in expand_braces(group_pat)
+                                 for g in (group, Path(it[0].file).stem)):
             continue
         out.append(TracepointProbe(handler, f'kernel.trace("{group}:{name}")',
                             func=name, pc=it[0].addr, func_entry=it[0].addr,

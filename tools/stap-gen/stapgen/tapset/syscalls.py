@@ -4,7 +4,8 @@
 SystemTap hand-writes a tapset file per syscall.  The tree already says
 which syscalls it has (arch/x86/entry/syscalls/syscall_64.tbl, and
 syscall_32.tbl where IA32_EMULATION is set), which of them are compiled
-in (an entry point that is only an alias of __x64_sys_ni_syscall is not),
+in (an entry point that is __x64_sys_ni_syscall, or the weak stub
+COND_SYSCALL leaves in kernel/sys_ni.c, is not),
 and what each takes (the parameters of __do_sys_NAME, its SYSCALL_DEFINE
 body, in the DWARF).  What is SystemTap's naming and formatting of those
 parameters is kernel-templates/common/tapset/syscalls.names, one table for
@@ -146,6 +147,17 @@ def read_table(srctree: Path, ia32: bool, has_symbol: Callable[[str], bool],
     return out
 
 
+def weak_symbols(system_map: Path) -> Set[str]:
+    """The weak symbols of the tree's System.map: a syscall whose wrapper is
+    weak is COND_SYSCALL's stub (kernel/sys_ni.c), compiled out."""
+    try:
+        text = system_map.read_text()
+    except OSError as e:
+        raise error(f'cannot read {system_map}: {e.strerror}') from None
+    return {w[2] for w in (line.split() for line in text.splitlines())
+            if len(w) == 3 and w[1] in ('W', 'w')}
+
+
 def table_names(srctree: Path) -> List[Tuple[int, str]]:
     """(nr, name) of the native table: what syscall_name(nr) answers."""
     rel, abis, _ = TABLES[0]
@@ -264,13 +276,14 @@ class Generator:
             tree = self.pipe.tree()
             syms = self.pipe.symbols()[0]
             stub = {s.addr for s in syms.functions('__x64_sys_ni_syscall')}
+            weak = weak_symbols(tree.objtree / 'System.map')
             self._table = read_table(
                 tree.srctree, tree.config.enabled('IA32_EMULATION'),
                 lambda sym: bool(syms.functions(sym)),
-                lambda sym: any(s.addr in stub for s in syms.functions(sym)))
+                lambda sym: sym in weak or any(s.addr in stub for s in syms.functions(sym)))
         return self._table
 
-    def names(self) -> Names:
+    def naming(self) -> Names:
         if self._names is None:
             self._names = read_names(self.template_path('syscalls.names'))
         return self._names
@@ -289,6 +302,8 @@ class Generator:
         name = m.group(1)
         tree = self.pipe.tree()
         table = TABLES[0][0]
+        if name in self.table():
+            return None             # it is there: the error is another one
         if any(nm == name for _, nm in table_names(tree.srctree)):
             return (f"probe point '{point}': syscall {name} is compiled out of this tree "
                     f'(its entry point is the not-implemented stub)',
@@ -299,6 +314,10 @@ class Generator:
                 f"syscall '{name}'",
                 f"did you mean {' or '.join('syscall.' + x for x in near)}?" if near else
                 "stap-gen -l 'syscall.*' lists them")
+
+    def names(self) -> List[str]:
+        return [f'{p}syscall.{name}{r}' for name in sorted(self.table())
+                for p in ('', 'nd_') for r in ('', '.return')]
 
     # the units
     def units(self, wanted: Set[str]) -> List[n.Script]:
@@ -334,7 +353,7 @@ class Generator:
         if self._dwarf is None:
             self._dwarf = DwarfFile(self.pipe.symbols()[1], self.pipe.index)
         params = dwarf_params(self._dwarf, self.pipe.index(), entry.function)
-        return describe(name, entry, params, self.names())
+        return describe(name, entry, params, self.naming())
 
     def header_names(self, headers: Tuple[str, ...], prefix: str, top: int) -> List[str]:
         """The names the tree's headers #define to numbers with that prefix,
@@ -358,6 +377,10 @@ class Generator:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(path.parent)),
                                  undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                  trim_blocks=True, lstrip_blocks=True)
+        env.filters['symbol_point'] = lambda sym: f'kprobe.function("{sym}")'
+        env.filters['dwarf_point'] = lambda sym: (f'kernel.function("{sym}")'
+                                                  if self.pipe.index().functions(sym) else
+                                                  f'kprobe.function("{sym}")')
         text = env.get_template(template).render(**context)
         return parser.parse_unit(Source(str(path), text),
                                  lambda name: self.pipe.tree().fact(name), None, self.macros)
