@@ -165,7 +165,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     release = open_tree(kdir).release
     print(f'probe overhead on {release}: {args.reads} reads x {args.rounds} rounds, '
           f'probe on {args.function}, QEMU (TCG) -smp 2')
-    print(f'{"probe":14} {"ns/read":>9} {"ns/hit over none":>17} {"x hand-written":>15} '
+    print(f'{"probe":16} {"ns/read":>9} {"ns/hit over none":>17} {"x hand-written":>15} '
           f'{"hits (min)":>11}')
     base = statistics.median(times['none'])
     hand = statistics.median(times['hand-written']) - base
@@ -177,7 +177,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if hits[row] and min(hits[row]) < args.reads:
             print(f'{row}: saw {min(hits[row])} hits of {args.reads} reads', file=sys.stderr)
             return 1
-        print(f'{row:14} {t:9.0f} {over if row != "none" else 0:17.0f} {ratio:>15} {seen!s:>11}')
+        print(f'{row:16} {t:9.0f} {over if row != "none" else 0:17.0f} {ratio:>15} {seen!s:>11}')
     return 0
 
 
