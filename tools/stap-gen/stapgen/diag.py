@@ -10,7 +10,9 @@ source position and print as `stap-gen: error: ...`.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import List, Optional
 
 
@@ -24,9 +26,13 @@ class Source:
         lines = self.text.splitlines()
         return lines[lineno - 1] if 0 < lineno <= len(lines) else ''
 
+    @cached_property
+    def _line_starts(self) -> List[int]:
+        return [0] + [i + 1 for i, c in enumerate(self.text) if c == '\n']
+
     def position(self, offset: int) -> 'Pos':
-        line = self.text.count('\n', 0, offset) + 1
-        col = offset - (self.text.rfind('\n', 0, offset) + 1) + 1
+        line = bisect.bisect_right(self._line_starts, offset)
+        col = offset - self._line_starts[line - 1] + 1
         return Pos(self, line, col)
 
 

@@ -17,7 +17,7 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
-from typing import List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 from .diag import Source, StapError, error
 from .pipeline import Generated, Pipeline
@@ -63,13 +63,56 @@ def _generate(pipe: Pipeline, script: Path, module: str) -> Generated:
     return pipe.generate(pipe.resolve(parsed), module)
 
 
+def tapset_cases(pipe: Pipeline) -> List[Tuple[str, str]]:
+    """(test name, script) per tapset file of the tree's set: a script that
+    takes every alias of the file (reading every variable it sets) and
+    calls every function of it, from a probe that never fires; and one for
+    the syscall aliases made from the tree's syscall table."""
+    from .frontend import nodes as n
+    lib = pipe.library()
+    cases = []
+    for unit in list(lib.units):
+        named: List[n.Node] = [*unit.aliases, *unit.functions]
+        if not named:
+            continue
+        probes = []
+        for alias in sorted({a.name for a in unit.aliases}):
+            reads = ''.join(f' print({v})' for v in pipe._alias_variables(alias))
+            probes.append(f'probe {alias} {{{reads} }}')
+        calls = []
+        for f in unit.functions:
+            args = ', '.join('""' if p.type == n.STRING else '0' for p in f.params)
+            calls.append(f'{f.name}({args})')
+        if calls:
+            probes.append('probe never {\n\t' + '\n\t'.join(calls) + '\n}')
+        cases.append(('tapset ' + _tapset_name(pipe, named[0].pos.source.name),
+                      '\n'.join(probes) + '\n'))
+    if lib.generators:
+        cases.append(('tapset syscall.* (from the syscall table)',
+                      'probe syscall.*, nd_syscall.* { print(argstr) }\n'
+                      'probe syscall.*.return, nd_syscall.*.return { print(retstr) }\n'
+                      'probe never { print(errno_str(1) . _signal_name(9) . syscall_name(0)) }\n'))
+    return cases
+
+
+def _tapset_name(pipe: Pipeline, path: str) -> str:
+    for d in pipe.tapset_dirs():
+        try:
+            return str(Path(path).relative_to(d.parent.parent))
+        except ValueError:
+            continue
+    return path
+
+
 def check(pipe: Pipeline, directory: Path) -> int:
-    """Build each script of a directory; KTAP says which built and why not."""
+    """Build each script of a directory, and every alias and function of the
+    tree's tapsets; KTAP says which built and why not."""
     scripts = sorted(directory.resolve().glob('*.stp'))
     if not scripts:
         raise error(f'no .stp scripts in {directory}')
     pipe.tree()                 # a clear error before N identical ones
-    report = Report(len(scripts))
+    cases = tapset_cases(pipe)
+    report = Report(len(scripts) + len(cases))
     for script in scripts:
         module = 'stapcheck_' + re.sub(r'\W', '_', script.stem)
         try:
@@ -81,7 +124,37 @@ def check(pipe: Pipeline, directory: Path) -> int:
             report.result(script.name, lines[:20], errors[0] if errors else 'failed')
             continue
         report.result(script.name, [])
+    _check_tapsets(pipe, cases, report)
     return report.summary()
+
+
+def _check_tapsets(pipe: Pipeline, cases: List[Tuple[str, str]], report: Report) -> None:
+    """Each case built; all in one kbuild run, one by one if that fails (to
+    say which)."""
+    gens: Dict[str, Generated] = {}
+    failed: Dict[str, str] = {}
+    for i, (name, text) in enumerate(cases):
+        try:
+            parsed = pipe.parse(Source(f'<{name}>', text), args=[], guru=True)
+            gens[name] = pipe.generate(pipe.resolve(parsed), f'stapcheck_tapset_{i}')
+        except StapError as e:
+            failed[name] = e.prelude + str(e)
+    with tempfile.TemporaryDirectory(prefix='stap-check-') as tmp:
+        try:
+            pipe.build_many(list(gens.values()), Path(tmp))
+        except StapError:
+            for name, gen in gens.items():
+                try:
+                    pipe.build(gen, Path(tmp))
+                except StapError as e:
+                    failed[name] = e.prelude + str(e)
+    for name, _ in cases:
+        if name in failed:
+            lines = failed[name].splitlines()
+            errors = [ln for ln in lines if 'error' in ln] or lines[-1:]
+            report.result(name, lines[:20], errors[0] if errors else 'failed')
+        else:
+            report.result(name, [])
 
 
 def module_name(script: Path) -> str:

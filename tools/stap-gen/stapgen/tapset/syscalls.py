@@ -18,6 +18,8 @@ are looked up and rendered.
 from __future__ import annotations
 
 import fnmatch
+import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import jinja2
 
+from .. import paths
 from ..diag import Source, error
 from ..elf.locexpr import Unavailable
 from ..elf.scopes import DwarfFile
@@ -171,6 +174,9 @@ def table_names(srctree: Path) -> List[Tuple[int, str]]:
 
 # -- parameters from DWARF -------------------------------------------------------------
 
+PARAMS_FORMAT = 1      # bump when dwarf_params() reads differently: old caches go unread
+
+
 @dataclass
 class Param:
     name: str
@@ -269,6 +275,9 @@ class Generator:
         self._table: Optional[Dict[str, Entry]] = None
         self._names: Optional[Names] = None
         self._dwarf: Optional[DwarfFile] = None
+        self._params: Optional[Dict[str, List[Param]]] = None
+        self._params_file = Path()
+        self._params_dirty = False
 
     # what the tree has
     def table(self) -> Dict[str, Entry]:
@@ -346,14 +355,44 @@ class Generator:
         if pending:
             out.append(self._render('syscalls.stp.j2', {
                 'syscalls': [self.syscall(name) for name in pending]}))
+            self.save()
         return out
 
     def syscall(self, name: str) -> Syscall:
         entry = self.table()[name]
-        if self._dwarf is None:
-            self._dwarf = DwarfFile(self.pipe.symbols()[1], self.pipe.index)
-        params = dwarf_params(self._dwarf, self.pipe.index(), entry.function)
-        return describe(name, entry, params, self.naming())
+        return describe(name, entry, self.params(entry.function), self.naming())
+
+    def params(self, function: str) -> List[Param]:
+        """function's parameters from the DWARF, through a cache kept per
+        vmlinux build-id (reading a few hundred subprograms takes seconds)."""
+        if self._params is None:
+            self._params_file = paths.cache_dir() / 'syscalls' / \
+                f'{self.pipe.symbols()[0].build_id}-{PARAMS_FORMAT}.json'
+            try:
+                raw = json.loads(self._params_file.read_text())
+                self._params = {k: [Param(*p) for p in v] for k, v in raw.items()}
+            except (OSError, ValueError, TypeError):
+                self._params = {}
+        if function not in self._params:
+            if self._dwarf is None:
+                self._dwarf = DwarfFile(self.pipe.symbols()[1], self.pipe.index)
+            self._params[function] = dwarf_params(self._dwarf, self.pipe.index(), function)
+            self._params_dirty = True
+        return self._params[function]
+
+    def save(self) -> None:
+        """Keep what params() read for the next run (best effort)."""
+        if not self._params_dirty or self._params is None:
+            return
+        tmp = self._params_file.with_suffix(f'.{os.getpid()}.tmp')
+        try:
+            self._params_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({k: [[p.name, p.kind, p.size] for p in v]
+                                       for k, v in self._params.items()}))
+            os.replace(tmp, self._params_file)
+            self._params_dirty = False
+        except OSError:
+            tmp.unlink(missing_ok=True)
 
     def header_names(self, headers: Tuple[str, ...], prefix: str, top: int) -> List[str]:
         """The names the tree's headers #define to numbers with that prefix,
