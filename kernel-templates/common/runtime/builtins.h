@@ -240,25 +240,28 @@ static __maybe_unused const char *stp_substr(char *buf, const char *s, s64 start
 	return buf;
 }
 
+/* One byte at buf[o] as text_str() prints it; the new end (at most 4 more). */
+static __maybe_unused size_t stp_text_char(char *buf, size_t o, unsigned char ch)
+{
+	if (ch == '\n')
+		return o + scnprintf(buf + o, MAXSTRINGLEN - o, "\\n");
+	if (ch == '\t')
+		return o + scnprintf(buf + o, MAXSTRINGLEN - o, "\\t");
+	if (ch == '"' || ch == '\\')
+		return o + scnprintf(buf + o, MAXSTRINGLEN - o, "\\%c", ch);
+	if (ch < 32 || ch >= 127)
+		return o + scnprintf(buf + o, MAXSTRINGLEN - o, "\\%03o", ch);
+	buf[o] = ch;
+	return o + 1;
+}
+
 /* text_str(s): non-printable bytes as C escapes. */
 static __maybe_unused const char *stp_text_str(char *buf, const char *s)
 {
 	size_t o = 0;
 
-	for (; *s && o + 5 < MAXSTRINGLEN; s++) {
-		unsigned char ch = *s;
-
-		if (ch == '\n')
-			o += scnprintf(buf + o, MAXSTRINGLEN - o, "\\n");
-		else if (ch == '\t')
-			o += scnprintf(buf + o, MAXSTRINGLEN - o, "\\t");
-		else if (ch == '"' || ch == '\\')
-			o += scnprintf(buf + o, MAXSTRINGLEN - o, "\\%c", ch);
-		else if (ch < 32 || ch >= 127)
-			o += scnprintf(buf + o, MAXSTRINGLEN - o, "\\%03o", ch);
-		else
-			buf[o++] = ch;
-	}
+	for (; *s && o + 5 < MAXSTRINGLEN; s++)
+		o = stp_text_char(buf, o, *s);
 	buf[o] = '\0';
 	return buf;
 }

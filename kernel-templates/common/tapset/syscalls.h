@@ -86,20 +86,8 @@ static __maybe_unused const char *stp_user_buffer_quoted(char *buf, u64 addr, s6
 			snprintf(buf, MAXSTRINGLEN, "0x%llx", (unsigned long long)addr);
 			return buf;
 		}
-		for (i = 0; i < n && o + 8 < MAXSTRINGLEN; i++) {
-			unsigned char ch = chunk[i];
-
-			if (ch == '\n')
-				o += scnprintf(buf + o, MAXSTRINGLEN - o, "\\n");
-			else if (ch == '\t')
-				o += scnprintf(buf + o, MAXSTRINGLEN - o, "\\t");
-			else if (ch == '"' || ch == '\\')
-				o += scnprintf(buf + o, MAXSTRINGLEN - o, "\\%c", ch);
-			else if (ch < 32 || ch >= 127)
-				o += scnprintf(buf + o, MAXSTRINGLEN - o, "\\%03o", ch);
-			else
-				buf[o++] = ch;
-		}
+		for (i = 0; i < n && o + 8 < MAXSTRINGLEN; i++)
+			o = stp_text_char(buf, o, chunk[i]);
 		done += n;
 	}
 	buf[o++] = '"';
