@@ -42,7 +42,7 @@ demo: setup
 	$(STAPGEN) -r "$$kdir" --vm -c '$(DEMO_WORKLOAD)' tools/stap-gen/examples/opensnoop.stp
 
 check: trees
-	$(Q)$(PY) -m pytest -q tests
+	$(Q)$(PY) -m pytest -q --durations=12 tests
 
 # Unit tests only: no kernel builds, no QEMU.
 test-unit: setup

@@ -45,8 +45,8 @@ def c_string(s: str) -> str:
 
 def tidy_c(code: str, indent: str = '') -> Tuple[int, str]:
     """A script's embedded C as kernel style lays C out: no trailing blanks,
-    leading spaces as tabs (8 each; fewer are dropped), blank lines at either
-    end removed.  Returns how many lines were dropped at the start (for
+    leading spaces as tabs (8 each; fewer are dropped, except the one before
+    a block comment's '*'), blank lines at either end removed.  Returns how many lines were dropped at the start (for
     #line) and the text, each line after indent."""
     lines = code.split('\n')
     skipped = 0
@@ -59,8 +59,9 @@ def tidy_c(code: str, indent: str = '') -> Tuple[int, str]:
     for ln in lines:
         ln = ln.rstrip().expandtabs(8)
         body = ln.lstrip(' ')
-        depth = (len(ln) - len(body)) // 8
-        out.append((indent + '\t' * depth + body) if body else '')
+        depth, rest = divmod(len(ln) - len(body), 8)
+        align = ' ' if rest and body.startswith('*') else ''
+        out.append((indent + '\t' * depth + align + body) if body else '')
     return skipped, '\n'.join(out)
 
 
