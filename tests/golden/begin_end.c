@@ -199,52 +199,60 @@ static long stp_target;
 module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
+/* tz_gmtoff(), tz_name(): the runner's local time zone, set at load. */
+static long stp_tz_gmtoff;
+module_param(stp_tz_gmtoff, long, 0);
+MODULE_PARM_DESC(stp_tz_gmtoff, "the local time zone, in seconds west of UTC");
+static char *stp_tz_name = "UTC";
+module_param(stp_tz_name, charp, 0);
+MODULE_PARM_DESC(stp_tz_name, "the local time zone's name");
+
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 163 "kernel-templates/common/module.c.j2"
+#line 171 "kernel-templates/common/module.c.j2"
 static char *stp_param_top;
 module_param_named(top, stp_param_top, charp, 0);
 MODULE_PARM_DESC(top, "the script's global 'top' (long)");
-#line 163 "kernel-templates/common/module.c.j2"
+#line 171 "kernel-templates/common/module.c.j2"
 static char *stp_param_total;
 module_param_named(total, stp_param_total, charp, 0);
 MODULE_PARM_DESC(total, "the script's global 'total' (long)");
-#line 167 "kernel-templates/common/module.c.j2"
+#line 175 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 180 "kernel-templates/common/module.c.j2"
+#line 188 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_by_key, "by_key", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 174 "kernel-templates/common/module.c.j2"
+#line 182 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_map_init(&stp_g_counts, "counts", "s",
 				  STP_LONG, MAXMAPENTRIES, 0);
-#line 187 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_agg_init(&stp_g_lat);
-#line 191 "kernel-templates/common/module.c.j2"
+#line 199 "kernel-templates/common/module.c.j2"
 	stp_g_top = 3LL;
-#line 195 "kernel-templates/common/module.c.j2"
+#line 203 "kernel-templates/common/module.c.j2"
 	if (stp_param_top)
-#line 197 "kernel-templates/common/module.c.j2"
+#line 205 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
-#line 195 "kernel-templates/common/module.c.j2"
+#line 203 "kernel-templates/common/module.c.j2"
 	if (stp_param_total)
-#line 197 "kernel-templates/common/module.c.j2"
+#line 205 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
-#line 202 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 208 "kernel-templates/common/module.c.j2"
+#line 216 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_by_key);
-#line 208 "kernel-templates/common/module.c.j2"
+#line 216 "kernel-templates/common/module.c.j2"
 	stp_map_free(&stp_g_counts);
-#line 208 "kernel-templates/common/module.c.j2"
+#line 216 "kernel-templates/common/module.c.j2"
 	stp_agg_free(&stp_g_lat);
-#line 210 "kernel-templates/common/module.c.j2"
+#line 218 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -278,24 +286,24 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 247 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 247 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 245 "kernel-templates/common/module.c.j2"
+#line 253 "kernel-templates/common/module.c.j2"
 static s64 stp_fn_square(struct stp_context *c, s64 a_x);
-#line 250 "kernel-templates/common/module.c.j2"
+#line 258 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 253 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 	{ .pp = "begin", .func = "", .handler = stp_handler_0,
 	  .cond = -1 },
-#line 253 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_1,
 	  .cond = -1 },
-#line 256 "kernel-templates/common/module.c.j2"
+#line 264 "kernel-templates/common/module.c.j2"
 };
-#line 258 "kernel-templates/common/module.c.j2"
+#line 266 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -308,7 +316,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 271 "kernel-templates/common/module.c.j2"
+#line 279 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -316,24 +324,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 274 "kernel-templates/common/module.c.j2"
+#line 282 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 280 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 283 "kernel-templates/common/module.c.j2"
+#line 291 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 288 "kernel-templates/common/module.c.j2"
+#line 296 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 293 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -368,24 +376,24 @@ static void stp_handler_0(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 297 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 301 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 }
-#line 280 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 283 "kernel-templates/common/module.c.j2"
+#line 291 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 288 "kernel-templates/common/module.c.j2"
+#line 296 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 293 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -467,9 +475,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 297 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 301 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -548,7 +556,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 316 "kernel-templates/common/module.c.j2"
+#line 324 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -183,33 +183,41 @@ static long stp_target;
 module_param(stp_target, long, 0);
 MODULE_PARM_DESC(stp_target, "the process target() names");
 
+/* tz_gmtoff(), tz_name(): the runner's local time zone, set at load. */
+static long stp_tz_gmtoff;
+module_param(stp_tz_gmtoff, long, 0);
+MODULE_PARM_DESC(stp_tz_gmtoff, "the local time zone, in seconds west of UTC");
+static char *stp_tz_name = "UTC";
+module_param(stp_tz_name, charp, 0);
+MODULE_PARM_DESC(stp_tz_name, "the local time zone's name");
+
 /* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 163 "kernel-templates/common/module.c.j2"
+#line 171 "kernel-templates/common/module.c.j2"
 static char *stp_param_ticks;
 module_param_named(ticks, stp_param_ticks, charp, 0);
 MODULE_PARM_DESC(ticks, "the script's global 'ticks' (long)");
-#line 167 "kernel-templates/common/module.c.j2"
+#line 175 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 180 "kernel-templates/common/module.c.j2"
+#line 188 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_prof, "prof", "l",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 195 "kernel-templates/common/module.c.j2"
+#line 203 "kernel-templates/common/module.c.j2"
 	if (stp_param_ticks)
-#line 197 "kernel-templates/common/module.c.j2"
+#line 205 "kernel-templates/common/module.c.j2"
 		ret = ret ?: kstrtoll(stp_param_ticks, 0, &stp_g_ticks);
-#line 202 "kernel-templates/common/module.c.j2"
+#line 210 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 208 "kernel-templates/common/module.c.j2"
+#line 216 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_prof);
-#line 210 "kernel-templates/common/module.c.j2"
+#line 218 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -243,48 +251,48 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 247 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 247 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 247 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_2(struct stp_context *c);
-#line 247 "kernel-templates/common/module.c.j2"
+#line 255 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_3(struct stp_context *c);
-#line 250 "kernel-templates/common/module.c.j2"
+#line 258 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 253 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.ms(100)", .func = "", .handler = stp_handler_0,
 	  .cond = -1 },
-#line 253 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.profile", .func = "", .handler = stp_handler_1,
 	  .cond = -1 },
-#line 253 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.s(2)", .func = "", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 253 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.jiffies(50)", .func = "", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 253 "kernel-templates/common/module.c.j2"
+#line 261 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_3,
 	  .cond = -1 },
-#line 256 "kernel-templates/common/module.c.j2"
+#line 264 "kernel-templates/common/module.c.j2"
 };
-#line 280 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_ticks_lock };
-#line 283 "kernel-templates/common/module.c.j2"
+#line 291 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 288 "kernel-templates/common/module.c.j2"
+#line 296 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 1, &flags))
 		return;
-#line 293 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "timer.stp"
@@ -301,16 +309,16 @@ static void stp_handler_0(struct stp_context *c)
 		(void)((stp_request_exit(), 0));
 	}
 out:
-#line 297 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 1, flags);
-#line 301 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 }
-#line 283 "kernel-templates/common/module.c.j2"
+#line 291 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 293 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "timer.stp"
@@ -318,16 +326,16 @@ static void stp_handler_1(struct stp_context *c)
 		goto out;
 	(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 out:
-#line 299 "kernel-templates/common/module.c.j2"
+#line 307 "kernel-templates/common/module.c.j2"
 	return;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 }
-#line 283 "kernel-templates/common/module.c.j2"
+#line 291 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 293 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "timer.stp"
@@ -335,24 +343,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->pp));
 out:
-#line 299 "kernel-templates/common/module.c.j2"
+#line 307 "kernel-templates/common/module.c.j2"
 	return;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 }
-#line 280 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_prof_lock, &stp_g_ticks_lock };
-#line 283 "kernel-templates/common/module.c.j2"
+#line 291 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 288 "kernel-templates/common/module.c.j2"
+#line 296 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 2, &flags))
 		return;
-#line 293 "kernel-templates/common/module.c.j2"
+#line 301 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 11 "timer.stp"
@@ -379,9 +387,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 297 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 2, flags);
-#line 301 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -547,7 +555,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 316 "kernel-templates/common/module.c.j2"
+#line 324 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

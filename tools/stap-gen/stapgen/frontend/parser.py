@@ -16,6 +16,7 @@ import ply.yacc as yacc
 
 from . import elide
 from . import nodes as n
+from . import overload
 from .. import paths
 from ..diag import Pos, Source, StapError, error
 from .lexer import Lexer, tokens  # noqa: F401  (ply reads `tokens`)
@@ -773,7 +774,7 @@ def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
     script = parse_unit(source, facts, [] if args is None else args, macros)
     if library is not None:
         library.link(script)
-    return _drop_unused_library(elide.elide(expand_aliases(script)))
+    return _drop_unused_library(elide.elide(expand_aliases(overload.resolve(script))))
 
 
 def _drop_unused_library(script: n.Script) -> n.Script:
@@ -854,7 +855,10 @@ class Library:
             for i in more:
                 taken.append(i)
                 u = self.units[i]
-                new = [f for f in u.functions if f.name not in {x.name for x in script.functions}]
+                # a function the script defines itself (name and arity) is its own;
+                # one of another arity is an overload (overload.resolve)
+                have = {(x.name, len(x.params)) for x in script.functions}
+                new = [f for f in u.functions if (f.name, len(f.params)) not in have]
                 for f in new:
                     f.library = True
                 linked += new
@@ -938,8 +942,11 @@ def _trust(node: Any) -> None:
 
 
 def _provides(unit: n.Script, wanted: Set[str]) -> bool:
+    # a call in a tapset function another script linked may already name an
+    # overload (NAME__N)
     names = ({f.name for f in unit.functions} | {a.name for a in unit.aliases} |
-             {g.name for g in unit.globals})
+             {g.name for g in unit.globals} |
+             {overload.mangled(f.name, len(f.params)) for f in unit.functions})
     if names & wanted:
         return True
     patterns = [w for w in wanted if '*' in w]

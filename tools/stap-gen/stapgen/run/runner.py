@@ -189,6 +189,14 @@ def _as_fd9(fd: int) -> None:
         os.close(fd)
 
 
+def time_zone_params() -> str:
+    """tz_gmtoff() and tz_name() of the script: this process's local time
+    zone (TZ, /etc/localtime), as staprun passes it to SystemTap's."""
+    now = time.localtime()
+    name = re.sub(r'[^A-Za-z0-9+_-]', '', now.tm_zone or '') or 'UTC'
+    return f'stp_tz_gmtoff={-now.tm_gmtoff} stp_tz_name={name}'
+
+
 def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float],
         err: Optional[BinaryIO] = None, params: str = '',
         target: Optional[int] = None, command_out: Optional[BinaryIO] = None) -> int:
@@ -233,6 +241,7 @@ def run(ko: Path, command: Optional[str], out: BinaryIO, timeout: Optional[float
         target = child.pid
     if target is not None:
         params = f'{params} stp_target={target}'.strip()
+    params = f'{params} {time_zone_params()}'.strip()
     try:
         load_module(ko, params)
     except BaseException:
