@@ -1,0 +1,1 @@
+rm -f /tmp/stp-libfns; echo stp-libfns > /tmp/stp-libfns
