@@ -148,3 +148,14 @@ def test_troubleshooting_lists_every_message() -> None:
         if len(key) >= 8 and key not in page:
             missing.append(f'{where}: {key!r}')
     assert not missing, 'not in troubleshooting.rst:\n' + '\n'.join(missing)
+
+
+def test_tapset_reference_is_current() -> None:
+    """tapsets.rst is what the tapsets' kernel-doc comments say (remake it
+    with python -m stapgen.dev.tapsetdoc), and names every documented
+    function of the common library."""
+    from stapgen.dev import tapsetdoc
+    page = (TOP / tapsetdoc.PAGE).read_text()
+    assert page == tapsetdoc.render(TOP), 'run: python -m stapgen.dev.tapsetdoc'
+    for name in ('ctime', 'task_execname', 'ansi_set_color', 'errno_str', 'syscall_any'):
+        assert re.search(rf'^``(function|probe) {name}\b', page, re.M), name

@@ -184,3 +184,15 @@ def test_target_types() -> None:
         't.stp', 'probe begin { s = $p$ . $$vars; n = $p + &$q->r }')))
     assert prog.probes[0].locals['s'].type == 'string'
     assert prog.probes[0].locals['n'].type == 'long'
+
+
+def test_functions_overload_by_arity() -> None:
+    """Two functions of one name and different arities are both callable;
+    a call neither fits is an error at the call, naming the arities."""
+    text = ('function f(a) { return a }\nfunction f(a, b) { return a + b }\n'
+            'probe begin { printf("%d %d\\n", f(1), f(1, 2)) }\n')
+    prog = semantic.check(parser.parse(Source('t.stp', text)))
+    assert sorted(prog.functions) == ['f__1', 'f__2']
+    msg = diag(text.replace('f(1, 2))', 'f(1, 2, 3))'))
+    assert 't.stp:3:' in msg and 'no function f takes 3 argument(s)' in msg
+    assert 'f takes 1 or 2' in msg
