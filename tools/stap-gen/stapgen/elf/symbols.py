@@ -29,7 +29,7 @@ SHF_COMPRESSED = 0x800
 from .. import paths
 from ..diag import error
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 # Text regions kprobes refuse, as (start marker, end marker, why).
 REFUSED_REGIONS = (
@@ -115,7 +115,7 @@ class SymbolTable:
     @property
     def funcs(self) -> List[Symbol]:
         if self._funcs is None:
-            self._funcs = self._symbols('WHERE func ORDER BY addr')
+            self._funcs = self._symbols('WHERE func = 1 ORDER BY addr')
             self._func_addrs = [f.addr for f in self._funcs]
         return self._funcs
 
@@ -127,23 +127,23 @@ class SymbolTable:
         return out
 
     def names(self) -> List[str]:
-        return [n for (n,) in self.con.execute('SELECT DISTINCT name FROM syms WHERE func')]
+        return [n for (n,) in self.con.execute('SELECT DISTINCT name FROM syms WHERE func = 1')]
 
     # -- queries ----------------------------------------------------------------
     def functions(self, name: str) -> List[Symbol]:
-        return self._symbols('WHERE name = ? AND func', (name,))
+        return self._symbols('WHERE name = ? AND func = 1', (name,))
 
     def entries(self, name: str) -> List[Symbol]:
         """The function symbols whose code is an entry of function `name`:
         name itself and its clones (name.isra.0, name.constprop.1)."""
-        return [s for s in self._symbols("WHERE func AND (name = ?1 OR name >= ?1 || '.' "
+        return [s for s in self._symbols("WHERE func = 1 AND (name = ?1 OR name >= ?1 || '.' "
                                          "AND name < ?1 || '/') ORDER BY addr", (name,))
                 if entry_name(s.name) == name]
 
     def entry_names(self, pattern: str) -> List[str]:
         """The functions matching a glob that have an entry symbol."""
         out = set()
-        for (sym,) in self.con.execute("SELECT DISTINCT name FROM syms WHERE func AND "
+        for (sym,) in self.con.execute("SELECT DISTINCT name FROM syms WHERE func = 1 AND "
                                        "(name GLOB ?1 OR name GLOB ?1 || '.*')", (pattern,)):
             entry = entry_name(sym)
             if entry is not None and fnmatch.fnmatchcase(entry, pattern):
@@ -177,7 +177,7 @@ class SymbolTable:
             i = bisect.bisect_right(self._func_addrs, addr) - 1
             got = self._funcs[i:i + 1] if i >= 0 else []
         else:
-            got = self._symbols('WHERE func AND addr <= ? ORDER BY addr DESC LIMIT 1',
+            got = self._symbols('WHERE func = 1 AND addr <= ? ORDER BY addr DESC LIMIT 1',
                                 (_s64(addr),))
         if got and got[0].addr <= addr < got[0].addr + max(1, got[0].size):
             return got[0]
@@ -194,7 +194,7 @@ class SymbolTable:
     def aliases(self, sym: Symbol) -> List[str]:
         """sym's name first, then other function names at its address."""
         names = [sym.name]
-        for (n,) in self.con.execute('SELECT name FROM syms WHERE func AND addr = ?',
+        for (n,) in self.con.execute('SELECT name FROM syms WHERE func = 1 AND addr = ?',
                                      (_s64(sym.addr),)):
             if n not in names:
                 names.append(n)
@@ -209,7 +209,7 @@ class SymbolTable:
         """
         at = _s64(addr)
         while True:
-            rows = self.con.execute('SELECT name, addr FROM syms WHERE func AND addr <= ? '
+            rows = self.con.execute('SELECT name, addr FROM syms WHERE func = 1 AND addr <= ? '
                                     'ORDER BY addr DESC LIMIT 32', (at,)).fetchall()
             if not rows:
                 raise error(f'no symbol unique in the kernel\'s namespace precedes {addr:#x}: '
@@ -261,7 +261,9 @@ def _read(path: Path) -> SymbolTable:
                     ((name, _s64(addr), size, func) for name, addr, size, func in symbols))
     con.executemany('INSERT INTO blacklist VALUES (?)', ((_s64(a),) for a in blacklist))
     con.executescript('CREATE INDEX syms_name ON syms(name); '
-                      'CREATE INDEX syms_addr ON syms(func, addr);')
+                      'CREATE INDEX syms_addr ON syms(func, addr); '
+                      'CREATE INDEX syms_any_addr ON syms(addr); '
+                      'ANALYZE;')     # the planner then prefers the name index
     con.commit()
     con.close()
     os.replace(tmp, db)
