@@ -347,11 +347,15 @@ static void stp_handler_0(struct stp_context *c)
 #line 7 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:7:17"))
 		goto out;
-	(void)(stp_map_set_long(c, &stp_g_counts, &(struct stp_key){ { 0 }, { "read" } }, 3LL));
+	{
+		(void)(stp_map_set_long(c, &stp_g_counts, &(struct stp_key){ { 0 }, { "read" } }, 3LL));
+	}
 #line 8 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:8:18"))
 		goto out;
-	(void)(stp_map_add_long(c, &stp_g_counts, &(struct stp_key){ { 0 }, { "write" } }, 2LL));
+	{
+		(void)(stp_map_add_long(c, &stp_g_counts, &(struct stp_key){ { 0 }, { "write" } }, 2LL));
+	}
 #line 9 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:9:8"))
 		goto out;
@@ -370,11 +374,15 @@ static void stp_handler_0(struct stp_context *c)
 #line 12 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:12:17"))
 		goto out;
-	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 1LL }, { "a", NULL } }, 7LL, -1, 0LL, 0LL, 0LL));
+	{
+		(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 1LL }, { "a", NULL } }, 7LL, -1, 0LL, 0LL, 0LL));
+	}
 #line 13 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:13:17"))
 		goto out;
-	(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
+	{
+		(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
+	}
 out:
 #line 305 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
@@ -412,7 +420,9 @@ static void stp_handler_1(struct stp_context *c)
 #line 18 "begin_end.stp"
 			if (!stp_action(c, "begin_end.stp:18:3"))
 				goto out;
-			(void)(stp_printf(c, "%s %lld\n", l->v_k, (long long)(stp_map_get_long(&stp_g_counts, &(struct stp_key){ { 0 }, { l->v_k } }))));
+			{
+				(void)(stp_printf(c, "%s %lld\n", l->v_k, (long long)(stp_map_get_long(&stp_g_counts, &(struct stp_key){ { 0 }, { l->v_k } }))));
+			}
 		}
 	}
 #line 19 "begin_end.stp"
@@ -440,7 +450,9 @@ static void stp_handler_1(struct stp_context *c)
 #line 22 "begin_end.stp"
 			if (!stp_action(c, "begin_end.stp:22:3"))
 				goto out;
-			(void)(stp_printf(c, "%s %lld %lld\n", l->v_s, (long long)(l->v_v), (long long)(stp_stat_read(c, stp_pmap_get(c, &stp_g_by_key, &(struct stp_key){ { 0, l->v_v }, { l->v_s, NULL } }), STP_STAT_SUM))));
+			{
+				(void)(stp_printf(c, "%s %lld %lld\n", l->v_s, (long long)(l->v_v), (long long)(stp_stat_read(c, stp_pmap_get(c, &stp_g_by_key, &(struct stp_key){ { 0, l->v_v }, { l->v_s, NULL } }), STP_STAT_SUM))));
+			}
 		}
 	}
 #line 23 "begin_end.stp"
@@ -450,7 +462,9 @@ static void stp_handler_1(struct stp_context *c)
 #line 24 "begin_end.stp"
 		if (!stp_action(c, "begin_end.stp:24:3"))
 			goto out;
-		stp_map_delete(&stp_g_counts, &(struct stp_key){ { 0 }, { "read" } });
+		{
+			stp_map_delete(&stp_g_counts, &(struct stp_key){ { 0 }, { "read" } });
+		}
 	}
 #line 25 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:25:2"))

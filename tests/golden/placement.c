@@ -309,7 +309,9 @@ static void stp_handler_0_0(struct stp_context *c)
 #line 3 "placement.stp"
 	if (!stp_action(c, "placement.stp:3:54"))
 		goto out;
-	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
+	{
+		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
+	}
 out:
 #line 307 "kernel-templates/common/module.c.j2"
 	return;
@@ -326,7 +328,9 @@ static void stp_handler_0_1(struct stp_context *c)
 #line 3 "placement.stp"
 	if (!stp_action(c, "placement.stp:3:54"))
 		goto out;
-	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
+	{
+		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
+	}
 out:
 #line 307 "kernel-templates/common/module.c.j2"
 	return;
@@ -343,7 +347,9 @@ static void stp_handler_0_2(struct stp_context *c)
 #line 3 "placement.stp"
 	if (!stp_action(c, "placement.stp:3:54"))
 		goto out;
-	(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(((u64)stp_dwreg(c, 5) + 0x1ULL), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
+	{
+		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(((u64)stp_dwreg(c, 5) + 0x1ULL), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
+	}
 out:
 #line 307 "kernel-templates/common/module.c.j2"
 	return;
@@ -416,7 +422,9 @@ static void stp_handler_3(struct stp_context *c)
 #line 9 "placement.stp"
 			if (!stp_action(c, "placement.stp:9:3"))
 				goto out;
-			(void)(stp_printf(c, "%s %lld %lld\n", l->v_p, (long long)(l->v_x), (long long)(stp_stat_read(c, stp_pmap_get(c, &stp_g_hits, &(struct stp_key){ { 0, l->v_x }, { l->v_p, NULL } }), STP_STAT_COUNT))));
+			{
+				(void)(stp_printf(c, "%s %lld %lld\n", l->v_p, (long long)(l->v_x), (long long)(stp_stat_read(c, stp_pmap_get(c, &stp_g_hits, &(struct stp_key){ { 0, l->v_x }, { l->v_p, NULL } }), STP_STAT_COUNT))));
+			}
 		}
 	}
 out:

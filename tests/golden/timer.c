@@ -324,7 +324,9 @@ static void stp_handler_1(struct stp_context *c)
 #line 8 "timer.stp"
 	if (!stp_action(c, "timer.stp:8:35"))
 		goto out;
-	(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
+	{
+		(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
+	}
 out:
 #line 307 "kernel-templates/common/module.c.j2"
 	return;
@@ -383,7 +385,9 @@ static void stp_handler_3(struct stp_context *c)
 #line 13 "timer.stp"
 			if (!stp_action(c, "timer.stp:13:3"))
 				goto out;
-			(void)(stp_printf(c, "cpu%lld %lld\n", (long long)(l->v_c), (long long)(stp_stat_read(c, stp_pmap_get(c, &stp_g_prof, &(struct stp_key){ { l->v_c }, { NULL } }), STP_STAT_COUNT))));
+			{
+				(void)(stp_printf(c, "cpu%lld %lld\n", (long long)(l->v_c), (long long)(stp_stat_read(c, stp_pmap_get(c, &stp_g_prof, &(struct stp_key){ { l->v_c }, { NULL } }), STP_STAT_COUNT))));
+			}
 		}
 	}
 out:

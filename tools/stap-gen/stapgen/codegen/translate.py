@@ -248,6 +248,24 @@ class Translator:
         self._line(st)
         self._emit(ind, f'if (!stp_action(c, {self._where(st)}))')
         self._emit(ind + 1, f'goto {self.s.err_label[-1]};')
+        if isinstance(st, (n.ExprStmt, n.Delete, n.Return)):
+            self._scoped(st, ind)
+        else:
+            self._compound(st, ind)
+
+    def _scoped(self, st: n.Stmt, ind: int) -> None:
+        """A simple statement whose map keys are compound literals gets a
+        block of its own: a literal lives until its block ends, and a
+        function of many map statements would otherwise hold all their keys
+        on the kernel stack at once."""
+        start = len(self.s.lines)
+        self._compound(st, ind)
+        body = self.s.lines[start:]
+        if any('(struct stp_key){' in ln for ln in body):
+            self.s.lines[start:] = ['\t' * ind + '{'] + \
+                [ln if ln.startswith('#') else '\t' + ln for ln in body] + ['\t' * ind + '}']
+
+    def _compound(self, st: n.Stmt, ind: int) -> None:
         if isinstance(st, n.ExprStmt):
             self._emit(ind, f'(void)({self._expr(st.expr)});')
         elif isinstance(st, n.If) and self._known(st.cond) is not None:
