@@ -17,7 +17,7 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Set, Tuple
 
 from .diag import Source, StapError, error
 from .pipeline import Generated, Pipeline
@@ -63,14 +63,18 @@ def _generate(pipe: Pipeline, script: Path, module: str) -> Generated:
     return pipe.generate(pipe.resolve(parsed), module)
 
 
-def tapset_cases(pipe: Pipeline) -> List[Tuple[str, str]]:
-    """(test name, script) per tapset file of the tree's set: a script that
+def tapset_cases(pipe: Pipeline) -> List[Tuple[str, List[str]]]:
+    """(test name, scripts) per tapset file of the tree's set: a script that
     takes every alias of the file (reading every variable it sets) and
-    calls every function of it, from a probe that never fires; and one for
-    the syscall aliases made from the tree's syscall table."""
+    calls every function of it, from a begin probe behind a global that is
+    never set (a `never` probe's code would be dropped by the compiler, and
+    with it what modpost must see of the functions); and, for the
+    syscall aliases made from the tree's syscall table, one script for the
+    entries and one for the returns (the largest modules: two, so that two
+    CPUs share them)."""
     from .frontend import nodes as n
     lib = pipe.library()
-    cases = []
+    cases: List[Tuple[str, List[str]]] = []
     for unit in list(lib.units):
         named: List[n.Node] = [*unit.aliases, *unit.functions]
         if not named:
@@ -84,14 +88,17 @@ def tapset_cases(pipe: Pipeline) -> List[Tuple[str, str]]:
             args = ', '.join('""' if p.type == n.STRING else '0' for p in f.params)
             calls.append(f'{f.name}({args})')
         if calls:
-            probes.append('probe never {\n\t' + '\n\t'.join(calls) + '\n}')
+            off = f'stapcheck_off_{len(cases)}'
+            probes.append(f'global {off}\nprobe begin {{ if ({off}) {{\n\t' +
+                          '\n\t'.join(calls) + '\n} }')
         cases.append(('tapset ' + _tapset_name(pipe, named[0].pos.source.name),
-                      '\n'.join(probes) + '\n'))
+                      ['\n'.join(probes) + '\n']))
     if lib.generators:
         cases.append(('tapset syscall.* (from the syscall table)',
-                      'probe syscall.*, nd_syscall.* { print(argstr) }\n'
-                      'probe syscall.*.return, nd_syscall.*.return { print(retstr) }\n'
-                      'probe never { print(errno_str(1) . _signal_name(9) . syscall_name(0)) }\n'))
+                      ['probe syscall.*, nd_syscall.* { print(argstr) }\n',
+                       'probe syscall.*.return, nd_syscall.*.return { print(retstr) }\n'
+                       'global stapcheck_off\nprobe begin { if (stapcheck_off)\n'
+                       '\tprint(errno_str(1) . _signal_name(9) . syscall_name(0)) }\n']))
     return cases
 
 
@@ -128,26 +135,52 @@ def check(pipe: Pipeline, directory: Path) -> int:
     return report.summary()
 
 
-def _check_tapsets(pipe: Pipeline, cases: List[Tuple[str, str]], report: Report) -> None:
-    """Each case built; all in one kbuild run, one by one if that fails (to
-    say which)."""
-    gens: Dict[str, Generated] = {}
+def _check_tapsets(pipe: Pipeline, cases: List[Tuple[str, List[str]]],
+                   report: Report) -> None:
+    """Each case resolved on its own, then built in one kbuild run: the
+    one-script cases together as one module (the runtime compiled once),
+    the others a module per script.  If that build fails, each case is built
+    on its own to say which."""
+    scripts: Dict[str, List[str]] = {}
     failed: Dict[str, str] = {}
-    for i, (name, text) in enumerate(cases):
+    for name, texts in cases:
         try:
-            parsed = pipe.parse(Source(f'<{name}>', text), args=[], guru=True)
-            gens[name] = pipe.generate(pipe.resolve(parsed), f'stapcheck_tapset_{i}')
+            for text in texts:
+                pipe.resolve(pipe.parse(Source(f'<{name}>', text), args=[], guru=True))
+            scripts[name] = texts
         except StapError as e:
             failed[name] = e.prelude + str(e)
+
+    def build(modules: Dict[str, Tuple[str, List[str]]], tmp: Path) -> Set[str]:
+        """{module: (case, its scripts)} built in one kbuild run; the modules
+        that failed (a case's failure recorded; '' is no one case)."""
+        gens, broken = [], set()
+        for module, (name, texts) in modules.items():
+            try:
+                parsed = pipe.parse(Source(f'<{name or "tapsets"}>', '\n'.join(texts)),
+                                    args=[], guru=True)
+                gens.append(pipe.generate(pipe.resolve(parsed), module))
+            except StapError as e:
+                broken.add(module)
+                if name:
+                    failed.setdefault(name, e.prelude + str(e))
+        _, output = pipe.build_each(gens, tmp)
+        for module, text in output.items():
+            if modules[module][0]:
+                failed.setdefault(modules[module][0], text)
+        return broken | set(output)
+
+    singles = {name: texts for name, texts in scripts.items() if len(texts) == 1}
+    first = {f'stapcheck_tapset_{i}_{j}': (name, [text])
+             for i, (name, texts) in enumerate(scripts.items()) if len(texts) > 1
+             for j, text in enumerate(texts)}
+    if singles:
+        first['stapcheck_tapsets'] = ('', [t for texts in singles.values() for t in texts])
     with tempfile.TemporaryDirectory(prefix='stap-check-') as tmp:
-        try:
-            pipe.build_many(list(gens.values()), Path(tmp))
-        except StapError:
-            for name, gen in gens.items():
-                try:
-                    pipe.build(gen, Path(tmp))
-                except StapError as e:
-                    failed[name] = e.prelude + str(e)
+        if 'stapcheck_tapsets' in build(first, Path(tmp)):
+            # which of them: each on its own, in one more kbuild run
+            build({f'stapcheck_tapset_{i}': (name, texts)
+                   for i, (name, texts) in enumerate(singles.items())}, Path(tmp))
     for name, _ in cases:
         if name in failed:
             lines = failed[name].splitlines()

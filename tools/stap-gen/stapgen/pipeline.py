@@ -371,6 +371,14 @@ class Pipeline:
         return kbuild.build_many(self.tree(), {g.module: g.c_text for g in gens}, dest,
                                  self.template_dirs())
 
+    def build_each(self, gens: List[Generated], dest: Path
+                   ) -> Tuple[Dict[str, Path], Dict[str, str]]:
+        """Several modules in one kbuild run that goes on past failures: the
+        .ko of each that built, the compiler output of each that did not."""
+        from .run import kbuild
+        return kbuild.build_each(self.tree(), {g.module: g.c_text for g in gens}, dest,
+                                 self.template_dirs())
+
     def run(self, ko: Path, req: RunRequest) -> int:
         """Load ko, run the script until it or req.command ends; its exit status.
         Backtraces in the output are symbolized from the tree."""

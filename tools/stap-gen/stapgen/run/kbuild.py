@@ -10,13 +10,14 @@ leaves nothing behind.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, Tuple
 
 from ..diag import StapError, error
 from ..tree.kerneltree import KernelTree
@@ -122,27 +123,73 @@ def build_many(tree: KernelTree, sources: Dict[str, str], dest: Path,
                include_dirs: List[Path], jobs: int = 0) -> Dict[str, Path]:
     """Build several generated modules in one kbuild run (faster than one each).
 
-    Returns the .ko of each module that built; a module that failed is
-    missing from the result and its compiler output is raised.
+    Returns the .ko of each module; if any failed, the compiler output of
+    the failures is raised.
     """
+    built, failed = build_each(tree, sources, dest, include_dirs, jobs)
+    if failed:
+        raise error(f'kbuild failed to build {", ".join(sorted(failed))}:\n' +
+                    ''.join(failed.values()))
+    return built
+
+
+def build_each(tree: KernelTree, sources: Dict[str, str], dest: Path,
+               include_dirs: List[Path], jobs: int = 0
+               ) -> Tuple[Dict[str, Path], Dict[str, str]]:
+    """Build several modules in one kbuild run, going on past failures:
+    (the .ko of each module that built, the compiler output of each that
+    did not).  kbuild links no module while any object fails, so the
+    modules that compiled are linked in one more (incremental) run; make's
+    --output-sync keeps each object's messages after the line kbuild prints
+    for it, and modpost names the module it refuses."""
     tmp = Path(tempfile.mkdtemp(prefix='stap-gen-many-'))
     try:
         for name, text in sources.items():
             (tmp / f'{name}.c').write_text(text)
-        (tmp / 'Kbuild').write_text(_kbuild_file([f'{m}.o' for m in sources],
-                                                 include_dirs, {}))
-        cmd = ['make', '-C', str(tree.objtree), f'M={tmp}', f'-j{jobs or os.cpu_count() or 1}',
-               'modules']
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, check=False, env=_clean_env())
-        if proc.returncode != 0:
-            raise error(f'kbuild failed (make exit {proc.returncode}):\n' +
-                        _relevant(proc.stdout))
+        names, failed = list(sources), {}
+        while names:
+            (tmp / 'Kbuild').write_text(_kbuild_file([f'{m}.o' for m in names],
+                                                     include_dirs, {}))
+            cmd = ['make', '-C', str(tree.objtree), f'M={tmp}',
+                   f'-j{jobs or os.cpu_count() or 1}', '-k', '--output-sync=target', 'modules']
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, check=False, env=_clean_env())
+            if proc.returncode == 0:
+                break
+            said = _messages_by_module(_relevant(proc.stdout), names)
+            named = {Path(m).name for m in _MODPOST.findall(proc.stdout)}
+            refused = {m for m in names if not (tmp / f'{m}.o').exists()} or \
+                {m for m in names if m in named} or set(names)
+            for m in refused:
+                failed[m] = ''.join(said[m]) or _relevant(proc.stdout)
+            names = [m for m in names if m not in refused]
         dest.mkdir(parents=True, exist_ok=True)
-        out = {}
-        for name in sources:
+        built = {}
+        for name in names:
             shutil.copyfile(tmp / f'{name}.ko', dest / f'{name}.ko')
-            out[name] = dest / f'{name}.ko'
-        return out
+            built[name] = dest / f'{name}.ko'
+        return built, failed
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_TARGET = re.compile(r'^  [A-Z]+(?: \[M\])? +(\S+)$')     # '  CC [M]  dir/name.o'
+_MODPOST = re.compile(r'ERROR: modpost: .*\[(\S+?)\.ko\]')
+
+
+def _messages_by_module(output: str, names: List[str]) -> Dict[str, List[str]]:
+    """kbuild's messages split by the module they are about."""
+    said: Dict[str, List[str]] = {name: [] for name in names}
+    current: Optional[str] = None
+    for ln in output.splitlines(keepends=True):
+        m = _TARGET.match(ln.rstrip('\n'))
+        if m:
+            stem = Path(m.group(1)).name.split('.')[0]
+            current = stem if stem in said else None
+            continue
+        m = _MODPOST.search(ln)
+        if m and Path(m.group(1)).name in said:
+            said[Path(m.group(1)).name].append(ln)
+        elif current is not None:
+            said[current].append(ln)
+    return said
