@@ -13,6 +13,7 @@
 #include <asm/syscall.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>
+#include "tapset/flags.h"
 
 static __maybe_unused unsigned long stp_syscall_arg(struct stp_context *c, int n)
 {
@@ -104,27 +105,6 @@ static __maybe_unused unsigned long stp_user_ulong(u64 addr, bool *fault)
 
 	*fault = copy_from_user_nofault(&v, (const void __user *)(unsigned long)addr, sizeof(v));
 	return v;
-}
-
-/* Bits of a flags word, as SystemTap names them: NAME|NAME|0xREST. */
-struct stp_flag {
-	unsigned long val;
-	const char *name;
-};
-
-static __maybe_unused void stp_flags_str(char *buf, const struct stp_flag *flags,
-					 unsigned long v)
-{
-	size_t o = strnlen(buf, MAXSTRINGLEN);
-
-	for (; flags->name && v; flags++) {
-		if ((v & flags->val) != flags->val)
-			continue;
-		o += scnprintf(buf + o, MAXSTRINGLEN - o, "%s%s", o ? "|" : "", flags->name);
-		v &= ~flags->val;
-	}
-	if (v)
-		scnprintf(buf + o, MAXSTRINGLEN - o, "%s0x%lx", o ? "|" : "", v);
 }
 
 /* open(2)'s flags, in the order SystemTap prints them. */

@@ -6,7 +6,9 @@ the host's root filesystem read-only over virtio-9p (as virtme-ng does)
 and runs the kit's runner (stapgen.run.runner) from it under chroot: the
 same loader, reader and unloader as on a live kernel.  Serial ports carry
 the streams apart: ttyS0 the kernel console, ttyS1 the script's output,
-ttyS2 the runner's messages.  QEMU always ends: the guest reboots (and
+ttyS2 the runner's messages.  The guest's /dev/vda is a scratch disk of
+SCRATCH_MB MiB of zeros, made for the run, for workloads that need block
+I/O (the host's filesystem is 9p, its /tmp a tmpfs).  QEMU always ends: the guest reboots (and
 -no-reboot makes QEMU exit) or the host kills it at the timeout.
 """
 
@@ -32,6 +34,7 @@ from .qemu_configs import x86_64 as arch
 BUSYBOX = Path('/bin/busybox')
 RUNNER = Path(__file__).with_name('runner.py')
 EXIT_RE = re.compile(rb'STAPGEN-EXIT=(\d+)')
+SCRATCH_MB = 4
 
 GUEST_INIT = r'''#!/bin/sh
 # stap-gen guest init: host root over 9p, run the job, report, reboot.
@@ -194,8 +197,11 @@ def run(req: VMRequest, out: Optional[BinaryIO], err: Optional[BinaryIO],
         f.write(cpio(job))
         f.write(base_initramfs().read_bytes())
     out_log, err_log = work / 'ttyS1.log', work / 'ttyS2.log'
+    disk = work / 'scratch.img'
+    with disk.open('wb') as f:
+        f.truncate(SCRATCH_MB << 20)
     cmd = arch.command(req.bzimage, initrd, console, out_log, err_log,
-                       req.smp, req.memory_mb)
+                       req.smp, req.memory_mb, disk)
     if verbose:
         print('$ ' + ' '.join(shlex.quote(c) for c in cmd), file=sys.stderr)
     deadline = time.monotonic() + req.timeout + req.boot_timeout

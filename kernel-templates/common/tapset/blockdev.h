@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The vfs tapset's C: the name of the block device a file's filesystem
- * is on, as the kernel prints one ("vda", "sda1", "nvme0n1p2"), every
+ * A block device's name as the kernel prints one ("vda", "sda1",
+ * "nvme0n1p2"), for bdevname() and the vfs and ioblock aliases; every
  * pointer and name read without faulting.  How a line keeps the
  * partition number is its tapset/bdev.h.
  */
 
-#ifndef STP_TAPSET_VFS_H
-#define STP_TAPSET_VFS_H
+#ifndef STP_TAPSET_BLOCKDEV_H
+#define STP_TAPSET_BLOCKDEV_H
 
 #include <linux/blkdev.h>
 #include "tapset/bdev.h"
