@@ -153,3 +153,26 @@ def test_syscall_aliases_on_the_tree(kdir: Path, tmp_path: Path) -> None:
     r = stapgen('-r', str(kdir), '-p3', str(write(tmp_path, 'a.stp',
                 'probe syscall.read { print(argstr) }')))
     assert 'stp_syscall_arg' in r.stdout
+
+
+def test_tapset_needing_what_the_tree_lacks_is_absent(kdir: Path, tmp_path: Path) -> None:
+    """A tapset file's '# requires:' options come from the tree's .config:
+    a file the tree cannot support is left out, and a script probing one of
+    its aliases is told why; stap-check says it skipped it."""
+    lib = tmp_path / 'lib'
+    lib.mkdir()
+    (lib / 'nfsdfake.stp').write_text('# requires: CONFIG_NFSD\n'
+                                      'probe nfsdfake.dispatch = kernel.function("nfsd_dispatch") '
+                                      '{ x = 1 }\n')
+    (lib / 'blockfake.stp').write_text('# requires: CONFIG_BLOCK\n'
+                                       'probe blockfake.submit = kernel.function('
+                                       '"submit_bio_noacct") { size = $bio->bi_iter->bi_size }\n')
+    script = write(tmp_path, 'n.stp', 'probe nfsdfake.dispatch { print(x) }\n')
+    r = stapgen('-r', str(kdir), '-I', str(lib), '-p2', str(script))
+    assert r.returncode == 1
+    assert (f"probe point 'nfsdfake.dispatch' is not in this tree's tapsets: nfsdfake.stp "
+            f"needs CONFIG_NFSD, which {kdir}/.config does not set") in r.stderr, r.stderr
+    r = stapgen('-r', str(kdir), '-I', str(lib), '-L', 'blockfake.submit')
+    assert r.stdout == 'blockfake.submit size:long\n', r.stderr
+    r = stapgen('-r', str(kdir), '-I', str(lib), '-l', 'nfsdfake.*')
+    assert r.stdout == ''

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import platform
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,8 @@ class Pipeline:
         self._index: Optional[dwarfindex.Index] = None
         self._library: Optional[parser.Library] = None
         self._macros_found: Dict[str, Any] = {}
+        # tapset files the tree's .config leaves out: (file, options, aliases)
+        self._absent: List[Tuple[Path, List[str], List[str]]] = []
 
     # -- the tree and what is read from it, opened on first use ------------------------
     @property
@@ -170,18 +173,59 @@ class Pipeline:
                 stpm.update({str(f.relative_to(d)): f for f in d.rglob('*.stpm')})
                 stp.update({str(f.relative_to(d)): f for f in d.rglob('*.stp')})
             macros = self._macros([stpm[k] for k in sorted(stpm)], facts)
-            units = [parser.parse_unit(self._read(stp[k]), facts, None, macros)
-                     for k in sorted(stp)]
+            units = []
+            for k in sorted(stp):
+                unit = parser.parse_unit(self._read(stp[k]), facts, None, macros)
+                missing = self._missing_config(stp[k])
+                if missing:
+                    self._absent.append((stp[k], missing, sorted({a.name for a in
+                                                                  unit.aliases})))
+                else:
+                    units.append(unit)
             self._macros_found = macros
             self._library = parser.Library(units, trusted=True,
                                            generators=self._generators(macros))
         return self._library
+
+    def absent_tapsets(self) -> List[Tuple[Path, List[str]]]:
+        """The tapset files the tree's .config leaves out, and the options
+        each needs."""
+        self.library()
+        return [(path, missing) for path, missing, _ in self._absent]
+
+    def _missing_config(self, path: Path) -> List[str]:
+        """The options a tapset file's '# requires: CONFIG_A CONFIG_B' line
+        names that the tree does not enable (none without a tree: -p1)."""
+        wanted: List[str] = []
+        for line in self._read(path).text.splitlines():
+            if not line.startswith('#'):
+                break
+            m = re.match(r'#\s*requires:\s*(.*)', line)
+            if m:
+                wanted += m.group(1).split()
+        if not wanted:
+            return []
+        try:
+            config = self.tree().config
+        except StapError:
+            if self.options.kdir is not None:
+                raise
+            return []
+        return [o for o in wanted if not config.enabled(o)]
 
     def _explain(self, point: str) -> Optional[Tuple[str, str]]:
         for gen in self.library().generators:
             why = gen.explain(point)
             if why is not None:
                 return why
+        for path, missing, aliases in self._absent:
+            if any(fnmatch.fnmatchcase(a, point) for a in aliases):
+                opts = ', '.join(missing)
+                return (f"probe point '{point}' is not in this tree's tapsets: "
+                        f"{path.name} needs {opts}, which {self.tree().objtree / '.config'} "
+                        'does not set',
+                        f'the kernel is built without it; enable {opts} (make menuconfig) '
+                        'and rebuild, or probe something the tree has')
         return None
 
     def _generators(self, macros: Dict[str, Any]) -> List[Any]:
