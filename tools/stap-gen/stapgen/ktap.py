@@ -234,6 +234,7 @@ def selftest(pipe: Pipeline, directory: Path, console: Path) -> int:
             problems.append(f'output {res.output!r}, expected {want!r}')
         if res.exit_code != (1 if err.exists() else 0):
             problems.append(f'exit status {res.exit_code}')
+            problems += [f'  {ln}' for ln in res.messages.splitlines()[-5:]]
         if err.exists() and err.read_text().strip() not in res.messages:
             problems.append(f'messages {res.messages!r} lack {err.read_text().strip()!r}')
         report.result(s.name, problems)
