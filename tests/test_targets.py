@@ -243,13 +243,15 @@ probe kernel.function("schedule_timeout") {
 def test_cast_walks_kernel_types(kdir: Path, tmp_path: Path, workload: Path) -> None:
     """@cast(task_current(), "struct task_struct"): an int member, a char
     array and a pointer chain, each checked against the kernel's own
-    tid(), execname() and ppid(); in a script function called from a begin
-    probe (no DWARF scope of its own) and from a function probe."""
+    tid(), execname() and ppid(), and a bare tag name as SystemTap takes
+    it ("task_struct"); in a script function called from a begin probe (no
+    DWARF scope of its own) and from a function probe."""
     script = write(tmp_path, 'cast.stp', '''
 @define T %( @cast(task_current(), "struct task_struct") %)
 function check(where) {
-	printf("%s %d %d %d\\n", where, @T->pid == tid(),
-	       kernel_string(@T->comm) == execname(), @T->real_parent->tgid == ppid())
+	printf("%s %d %d %d %d\\n", where, @T->pid == tid(),
+	       kernel_string(@T->comm) == execname(), @T->real_parent->tgid == ppid(),
+	       @cast(task_current(), "task_struct")->tgid == pid())
 }
 probe begin { check("begin") }
 probe kernel.function("do_sys_openat2") {
@@ -260,8 +262,8 @@ probe kernel.function("do_sys_openat2") {
     r = run_vm(kdir, script, f'{workload} /etc/hostname 0', tmp_path)
     assert r.returncode == 0, r.stderr
     assert_healthy(r.console)
-    assert re.findall(r"^(begin|open) (\d) (\d) (\d)$", r.stdout, re.M) == \
-        [('begin', '1', '1', '1'), ('open', '1', '1', '1')], r.stdout
+    assert re.findall(r"^(begin|open) (\d) (\d) (\d) (\d)$", r.stdout, re.M) == \
+        [('begin', '1', '1', '1', '1'), ('open', '1', '1', '1', '1')], r.stdout
     bad = stapgen('-r', str(kdir), '-p3', '-o', '/dev/null', '-e',
                   'function f() { return $x } probe begin { print(f()) }')
     assert bad.returncode == 1 and 'target variables belong to probes' in bad.stderr

@@ -181,8 +181,20 @@ class Binder:
         return Loc('mem', f'(u64)({addr})'), t
 
     def _find_type(self, name: str, e: n.Target) -> CType:
-        """The type, from the probed function's unit first, then from any unit."""
+        """The type, from the probed function's unit first, then from any
+        unit.  A bare name that is no typedef is a struct or union tag, as
+        SystemTap takes it (@cast(p, "task_struct"))."""
         name = ' '.join(name.split())
+        found = self._lookup_type(name)
+        if found is None and ' ' not in name:
+            found = self._lookup_type(f'struct {name}') or self._lookup_type(f'union {name}')
+        if found is not None:
+            return found
+        raise self.fail(f'no complete type "{name}" in the DWARF of the kernel', e.pos,
+                        hint='write the type as the C source names it, e.g. '
+                             '"struct task_struct"')
+
+    def _lookup_type(self, name: str) -> Optional[CType]:
         kind, _, tag_name = name.partition(' ')
         tags: Optional[Tuple[str, ...]] = {
             'struct': ('DW_TAG_structure_type',), 'union': ('DW_TAG_union_type',),
@@ -194,12 +206,7 @@ class Binder:
                 if d.tag in tags and _name(d) == tag_name and \
                         'DW_AT_declaration' not in d.attributes:
                     return self.types.of(d)
-        found = self.file.named_type(name) if self.file is not None else None
-        if found is not None:
-            return found
-        raise self.fail(f'no complete type "{name}" in the DWARF of the kernel', e.pos,
-                        hint='write the type as the C source names it, e.g. '
-                             '"struct task_struct"')
+        return self.file.named_type(name) if self.file is not None else None
 
     def _step(self, loc: Loc, t: CType, st: n.Step, e: n.Target
               ) -> Tuple[Loc, CType, Tuple[int, int]]:
