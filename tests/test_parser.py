@@ -169,6 +169,8 @@ def test_target_expressions_print_back(text: str) -> None:
     ('print(x->y)', "syntax error: unexpected '->'"),
     ('print(@entry(1, 2))', '@entry takes one expression'),
     ('print(@defined(1))', '@defined takes a target expression'),
+    ('print(@choose_defined($x))', '@choose_defined takes two expressions'),
+    ('print(@choose_defined(1, 2))', '@choose_defined takes a target expression'),
     ('print(@cast($p))', '@cast takes a pointer and a type'),
     ('print(&$$parms)', '& takes a target variable'),
 ])

@@ -145,14 +145,17 @@ def test_compile_time_errors(kdir: Path, body: str, message: str, hint: str) -> 
 
 
 def test_defined_picks_the_branch(kdir: Path) -> None:
-    """@defined on a variable that is not there drops that branch at build time."""
+    """@defined on a variable that is not there drops that branch at build
+    time; @choose_defined(A, B) is A where A resolves, else B."""
     r = stapgen('-r', str(kdir), '-p3', '-e',
                 'probe kernel.function("do_sys_openat2") { '
                 'print(@defined($nosuch) ? $nosuch : 7); '
-                'if (@defined($dfd)) print($dfd) else print($nosuch) }')
+                'if (@defined($dfd)) print($dfd) else print($nosuch); '
+                'print(@choose_defined($nosuch, 8)); print(@choose_defined($dfd, $nosuch)) }')
     assert r.returncode == 0, r.stderr
     prints = re.findall(r'\(void\)\(stp_printf\(c, "%lld", \(long long\)\((.*)\)\)\);', r.stdout)
-    assert prints[0] == '7LL' and 'stp_dwreg(c, ' in prints[1] and len(prints) == 2
+    assert prints[0] == '7LL' and 'stp_dwreg(c, ' in prints[1] and len(prints) == 4
+    assert prints[2] == '8LL' and prints[3] == prints[1]
 
 
 def perf_vars(kdir: Path, func: str) -> Dict[str, str]:

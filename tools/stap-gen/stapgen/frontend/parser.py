@@ -500,6 +500,16 @@ def p_target_at(p: Any) -> None:
             raise error('@defined takes a target expression ($var, @cast, @var)', pos)
         p[0] = (n.Entry if name == 'entry' else n.Defined)(pos, args[0])
         return
+    if name == 'choose_defined':
+        # @choose_defined(A, B): A where the target expression A resolves, else B
+        if len(args) != 2:
+            raise error('@choose_defined takes two expressions', pos)
+        a = args[0]
+        if not isinstance(a, (n.Target, n.Entry)):
+            raise error('@choose_defined takes a target expression ($var, @cast, @var) first',
+                        pos)
+        p[0] = n.Ternary(pos, n.Defined(pos, a), a, args[1])
+        return
     if name == 'cast':
         if len(args) not in (2, 3) or not all(isinstance(a, n.String) for a in args[1:]):
             raise error('@cast takes a pointer and a type in quotes, '

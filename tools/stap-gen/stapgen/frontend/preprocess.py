@@ -32,7 +32,7 @@ Facts = Callable[[str], Optional[str]]     # name -> value, None if unknown
 SYSTEMTAP_V = '5.0'                         # the language level stap-gen follows
 # @-names of the language itself, never macros
 RESERVED = {'@count', '@sum', '@min', '@max', '@avg', '@variance', '@hist_log',
-            '@hist_linear', '@entry', '@cast', '@defined', '@var'}
+            '@hist_linear', '@entry', '@cast', '@defined', '@choose_defined', '@var'}
 
 _COND_OPS = {'EQ': '==', 'NE': '!=', '<': '<', '>': '>', 'LE': '<=', 'GE': '>='}
 
