@@ -50,6 +50,12 @@ static struct pt_regs *stp_probe_regs(struct stp_context *c)
 	return c->regs;
 }
 
+/* probing_32bit_app(): in user mode, in a 32-bit (compat) process. */
+static __maybe_unused s64 stp_probing_32bit_app(struct stp_context *c)
+{
+	return c->regs && user_mode(c->regs) && !user_64bit_mode(c->regs);
+}
+
 /* register(name), u_register(name): sign- or zero-extended from its size. */
 static __maybe_unused s64 stp_register(struct stp_context *c, const char *name, bool is_signed)
 {

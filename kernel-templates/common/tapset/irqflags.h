@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The IRQF_* flags of Linux 6.1's <linux/interrupt.h>, for irqflags_str(). */
+/*
+ * The IRQF_* flags of <linux/interrupt.h>, for irqflags_str(): those every
+ * line has here, the ones a line adds in its tapset/irqflags-line.h.
+ */
 
 #ifndef STP_TAPSET_IRQFLAGS_H
 #define STP_TAPSET_IRQFLAGS_H
 
 #include <linux/interrupt.h>
 #include "tapset/flags.h"
+#include "tapset/irqflags-line.h"
 
 static const struct stp_flag stp_irq_flags[] = {
 	{ IRQF_TRIGGER_RISING, "IRQF_TRIGGER_RISING" },
@@ -27,6 +31,7 @@ static const struct stp_flag stp_irq_flags[] = {
 	{ IRQF_COND_SUSPEND, "IRQF_COND_SUSPEND" },
 	{ IRQF_NO_AUTOEN, "IRQF_NO_AUTOEN" },
 	{ IRQF_NO_DEBUG, "IRQF_NO_DEBUG" },
+	STP_IRQF_LINE
 	{ 0, NULL }
 };
 
