@@ -176,3 +176,18 @@ def test_tapset_needing_what_the_tree_lacks_is_absent(kdir: Path, tmp_path: Path
     assert r.stdout == 'blockfake.submit size:long\n', r.stderr
     r = stapgen('-r', str(kdir), '-I', str(lib), '-l', 'nfsdfake.*')
     assert r.stdout == ''
+
+
+def test_tapset_directory_headers(kdir: Path, tmp_path: Path) -> None:
+    """A tapset of an -I directory includes a header beside it by name."""
+    lib = tmp_path / 'lib'
+    lib.mkdir()
+    (lib / 'mine.h').write_text('#define STP_MINE 42\n')
+    (lib / 'mine.stp').write_text('%{\n#include "mine.h"\n%}\n'
+                                  'function mine:long () %{ /* pure */\n'
+                                  '\tSTAP_RETVALUE = STP_MINE;\n%}\n')
+    script = write(tmp_path, 'm.stp', 'probe begin { println(mine()) exit() }\n')
+    r = stapgen('-r', str(kdir), '-I', str(lib), '-p4', '-m', 'uses_mine', str(script),
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / 'uses_mine.ko').exists()

@@ -399,7 +399,9 @@ class Pipeline:
         c = codegen.generate(placed.parsed.program, placed.probes, placed.parsed.source.name,
                              module, facts, self.options.bufsize_mb,
                              line_directives=self.options.line_directives)
-        return Generated(placed, module, c.text, dirs)
+        # a tapset of an -I directory includes its own headers by name
+        includes = dirs + [d.resolve() for d in self.options.tapset_dirs]
+        return Generated(placed, module, c.text, includes)
 
     def build(self, gen: Generated, dest: Path) -> Path:
         """dest/MODULE.ko, built by the tree's kbuild."""
@@ -413,7 +415,7 @@ class Pipeline:
         """Several modules in one kbuild run; a failure raises with its output."""
         from .run import kbuild
         return kbuild.build_many(self.tree(), {g.module: g.c_text for g in gens}, dest,
-                                 self.template_dirs())
+                                 self._include_dirs(gens))
 
     def build_each(self, gens: List[Generated], dest: Path
                    ) -> Tuple[Dict[str, Path], Dict[str, str]]:
@@ -421,7 +423,13 @@ class Pipeline:
         .ko of each that built, the compiler output of each that did not."""
         from .run import kbuild
         return kbuild.build_each(self.tree(), {g.module: g.c_text for g in gens}, dest,
-                                 self.template_dirs())
+                                 self._include_dirs(gens))
+
+    def _include_dirs(self, gens: List[Generated]) -> List[Path]:
+        dirs: List[Path] = []
+        for g in gens:
+            dirs += [d for d in g.include_dirs if d not in dirs]
+        return dirs or self.template_dirs()
 
     def run(self, ko: Path, req: RunRequest) -> int:
         """Load ko, run the script until it or req.command ends; its exit status.
