@@ -14,7 +14,9 @@ if TYPE_CHECKING:
     from .resolve import Resolver
 
 # nanoseconds per unit of timer.UNIT(N); hz and jiffies are computed
+# (timer.sec, .msec, .usec and .nsec are SystemTap's longer spellings)
 TIMER_UNITS = {'s': 1_000_000_000, 'ms': 1_000_000, 'us': 1_000, 'ns': 1,
+               'sec': 1_000_000_000, 'msec': 1_000_000, 'usec': 1_000, 'nsec': 1,
                'hz': 0, 'jiffies': 0}
 MIN_TIMER_NS = 100_000
 
@@ -37,7 +39,7 @@ class ProfileProbe(Probe):
 
 class Timer(Family):
     name = 'timer'
-    points = ('timer.s/ms/us/ns/hz/jiffies(N)',)
+    points = ('timer.s/ms/us/ns/hz/jiffies(N)', 'timer.sec/msec/usec/nsec(N)')
 
     def matches(self, names: List[str]) -> bool:
         return names[0] == 'timer' and len(names) == 2 and names[1] in TIMER_UNITS
