@@ -207,52 +207,62 @@ static char *stp_tz_name = "UTC";
 module_param(stp_tz_name, charp, 0);
 MODULE_PARM_DESC(stp_tz_name, "the local time zone's name");
 
-/* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 171 "kernel-templates/common/module.c.j2"
+/*
+ * -G NAME=VALUE: every scalar global can be set when the module loads.  A
+ * global may be named like a kernel macro (ATTR_MODE): the macro is set
+ * aside while the parameter takes the name.
+ */
+#line 175 "kernel-templates/common/module.c.j2"
 static char *stp_param_top;
+#pragma push_macro("top")
+#undef top
 module_param_named(top, stp_param_top, charp, 0);
 MODULE_PARM_DESC(top, "the script's global 'top' (long)");
-#line 171 "kernel-templates/common/module.c.j2"
+#pragma pop_macro("top")
+#line 175 "kernel-templates/common/module.c.j2"
 static char *stp_param_total;
+#pragma push_macro("total")
+#undef total
 module_param_named(total, stp_param_total, charp, 0);
 MODULE_PARM_DESC(total, "the script's global 'total' (long)");
-#line 175 "kernel-templates/common/module.c.j2"
+#pragma pop_macro("total")
+#line 182 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 188 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_by_key, "by_key", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 182 "kernel-templates/common/module.c.j2"
+#line 189 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_map_init(&stp_g_counts, "counts", "s",
 				  STP_LONG, MAXMAPENTRIES, 0);
-#line 195 "kernel-templates/common/module.c.j2"
+#line 202 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_agg_init(&stp_g_lat);
-#line 199 "kernel-templates/common/module.c.j2"
+#line 206 "kernel-templates/common/module.c.j2"
 	stp_g_top = 3LL;
-#line 203 "kernel-templates/common/module.c.j2"
-	if (stp_param_top)
-#line 205 "kernel-templates/common/module.c.j2"
-		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
-#line 203 "kernel-templates/common/module.c.j2"
-	if (stp_param_total)
-#line 205 "kernel-templates/common/module.c.j2"
-		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
 #line 210 "kernel-templates/common/module.c.j2"
+	if (stp_param_top)
+#line 212 "kernel-templates/common/module.c.j2"
+		ret = ret ?: kstrtoll(stp_param_top, 0, &stp_g_top);
+#line 210 "kernel-templates/common/module.c.j2"
+	if (stp_param_total)
+#line 212 "kernel-templates/common/module.c.j2"
+		ret = ret ?: kstrtoll(stp_param_total, 0, &stp_g_total);
+#line 217 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 216 "kernel-templates/common/module.c.j2"
+#line 223 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_by_key);
-#line 216 "kernel-templates/common/module.c.j2"
+#line 223 "kernel-templates/common/module.c.j2"
 	stp_map_free(&stp_g_counts);
-#line 216 "kernel-templates/common/module.c.j2"
+#line 223 "kernel-templates/common/module.c.j2"
 	stp_agg_free(&stp_g_lat);
-#line 218 "kernel-templates/common/module.c.j2"
+#line 225 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -286,24 +296,24 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 253 "kernel-templates/common/module.c.j2"
+#line 260 "kernel-templates/common/module.c.j2"
 static s64 stp_fn_square(struct stp_context *c, s64 a_x);
-#line 258 "kernel-templates/common/module.c.j2"
+#line 265 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "begin", .func = "", .handler = stp_handler_0,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_1,
 	  .cond = -1 },
-#line 264 "kernel-templates/common/module.c.j2"
+#line 271 "kernel-templates/common/module.c.j2"
 };
-#line 266 "kernel-templates/common/module.c.j2"
+#line 273 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -316,7 +326,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 279 "kernel-templates/common/module.c.j2"
+#line 286 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -324,24 +334,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 282 "kernel-templates/common/module.c.j2"
+#line 289 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 288 "kernel-templates/common/module.c.j2"
+#line 295 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 296 "kernel-templates/common/module.c.j2"
+#line 303 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -384,24 +394,24 @@ static void stp_handler_0(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 305 "kernel-templates/common/module.c.j2"
+#line 312 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 288 "kernel-templates/common/module.c.j2"
+#line 295 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 296 "kernel-templates/common/module.c.j2"
+#line 303 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -489,9 +499,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 305 "kernel-templates/common/module.c.j2"
+#line 312 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -570,7 +580,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 324 "kernel-templates/common/module.c.j2"
+#line 331 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -167,20 +167,24 @@ static char *stp_tz_name = "UTC";
 module_param(stp_tz_name, charp, 0);
 MODULE_PARM_DESC(stp_tz_name, "the local time zone's name");
 
-/* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 175 "kernel-templates/common/module.c.j2"
+/*
+ * -G NAME=VALUE: every scalar global can be set when the module loads.  A
+ * global may be named like a kernel macro (ATTR_MODE): the macro is set
+ * aside while the parameter takes the name.
+ */
+#line 182 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 210 "kernel-templates/common/module.c.j2"
+#line 217 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 218 "kernel-templates/common/module.c.j2"
+#line 225 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -214,27 +218,27 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_1(struct stp_context *c);
-#line 258 "kernel-templates/common/module.c.j2"
+#line 265 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1,
 	  .cond = -1 },
-#line 264 "kernel-templates/common/module.c.j2"
+#line 271 "kernel-templates/common/module.c.j2"
 };
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -245,16 +249,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -262,20 +266,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 312 "kernel-templates/common/module.c.j2"
+#line 319 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 319 "kernel-templates/common/module.c.j2"
+#line 326 "kernel-templates/common/module.c.j2"
 	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
-#line 321 "kernel-templates/common/module.c.j2"
+#line 328 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -601,7 +605,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 324 "kernel-templates/common/module.c.j2"
+#line 331 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -205,25 +205,29 @@ static char *stp_tz_name = "UTC";
 module_param(stp_tz_name, charp, 0);
 MODULE_PARM_DESC(stp_tz_name, "the local time zone's name");
 
-/* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 175 "kernel-templates/common/module.c.j2"
+/*
+ * -G NAME=VALUE: every scalar global can be set when the module loads.  A
+ * global may be named like a kernel macro (ATTR_MODE): the macro is set
+ * aside while the parameter takes the name.
+ */
+#line 182 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 188 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_hits, "hits", "sl",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 210 "kernel-templates/common/module.c.j2"
+#line 217 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 216 "kernel-templates/common/module.c.j2"
+#line 223 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_hits);
-#line 218 "kernel-templates/common/module.c.j2"
+#line 225 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -257,53 +261,53 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_0(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_1(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0_2(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1_3(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_2(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_3(struct stp_context *c);
-#line 258 "kernel-templates/common/module.c.j2"
+#line 265 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_0,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_1,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_2,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.statement(\"with_local@fixture.c:79\")", .func = "with_local", .handler = stp_handler_1_3,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"scale@fixture.c:63\")", .func = "scale", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"dup@fixture.c:41\").return", .func = "dup", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "kernel.function(\"dup@fixture2.c:11\").return", .func = "dup", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_3,
 	  .cond = -1 },
-#line 264 "kernel-templates/common/module.c.j2"
+#line 271 "kernel-templates/common/module.c.j2"
 };
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -313,16 +317,16 @@ static void stp_handler_0_0(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_1(struct stp_context *c)
 {
 	struct stp_locals_0_1 *l = &c->frames[0].p0_1;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -332,16 +336,16 @@ static void stp_handler_0_1(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_2(struct stp_context *c)
 {
 	struct stp_locals_0_2 *l = &c->frames[0].p0_2;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -351,16 +355,16 @@ static void stp_handler_0_2(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(((u64)stp_dwreg(c, 5) + 0x1ULL), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_3(struct stp_context *c)
 {
 	struct stp_locals_1_3 *l = &c->frames[0].p1_3;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "placement.stp"
@@ -368,16 +372,16 @@ static void stp_handler_1_3(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "acc=%lld i=%lld\n", (long long)((s64)stp_trunc(stp_dwreg(c, 1), 4, 1)), (long long)((s64)stp_trunc(stp_dwreg(c, 2), 4, 1))));
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 5 "placement.stp"
@@ -385,24 +389,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->func));
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 288 "kernel-templates/common/module.c.j2"
+#line 295 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_hits_lock };
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 296 "kernel-templates/common/module.c.j2"
+#line 303 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 1, &flags))
 		return;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "placement.stp"
@@ -428,9 +432,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 305 "kernel-templates/common/module.c.j2"
+#line 312 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 1, flags);
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -783,7 +787,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 324 "kernel-templates/common/module.c.j2"
+#line 331 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

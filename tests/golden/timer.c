@@ -191,33 +191,40 @@ static char *stp_tz_name = "UTC";
 module_param(stp_tz_name, charp, 0);
 MODULE_PARM_DESC(stp_tz_name, "the local time zone's name");
 
-/* -G NAME=VALUE: every scalar global can be set when the module loads. */
-#line 171 "kernel-templates/common/module.c.j2"
+/*
+ * -G NAME=VALUE: every scalar global can be set when the module loads.  A
+ * global may be named like a kernel macro (ATTR_MODE): the macro is set
+ * aside while the parameter takes the name.
+ */
+#line 175 "kernel-templates/common/module.c.j2"
 static char *stp_param_ticks;
+#pragma push_macro("ticks")
+#undef ticks
 module_param_named(ticks, stp_param_ticks, charp, 0);
 MODULE_PARM_DESC(ticks, "the script's global 'ticks' (long)");
-#line 175 "kernel-templates/common/module.c.j2"
+#pragma pop_macro("ticks")
+#line 182 "kernel-templates/common/module.c.j2"
 
 static int stp_globals_init(void)
 {
 	int ret = 0;
 
-#line 188 "kernel-templates/common/module.c.j2"
+#line 195 "kernel-templates/common/module.c.j2"
 	ret = ret ?: stp_pmap_init(&stp_g_prof, "prof", "l",
 				   MAXMAPENTRIES, stp_hist_slots(-1, 0LL, 0LL, 0LL));
-#line 203 "kernel-templates/common/module.c.j2"
-	if (stp_param_ticks)
-#line 205 "kernel-templates/common/module.c.j2"
-		ret = ret ?: kstrtoll(stp_param_ticks, 0, &stp_g_ticks);
 #line 210 "kernel-templates/common/module.c.j2"
+	if (stp_param_ticks)
+#line 212 "kernel-templates/common/module.c.j2"
+		ret = ret ?: kstrtoll(stp_param_ticks, 0, &stp_g_ticks);
+#line 217 "kernel-templates/common/module.c.j2"
 	return ret;
 }
 
 static void stp_globals_free(void)
 {
-#line 216 "kernel-templates/common/module.c.j2"
+#line 223 "kernel-templates/common/module.c.j2"
 	stp_pmap_free(&stp_g_prof);
-#line 218 "kernel-templates/common/module.c.j2"
+#line 225 "kernel-templates/common/module.c.j2"
 }
 
 /* Take the globals a handler uses, in one fixed order; never spin forever. */
@@ -251,48 +258,48 @@ static void __maybe_unused stp_unlock_globals(raw_spinlock_t *const *locks, int 
 }
 
 /* Probe handlers and script functions, translated from the script. */
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_0(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_1(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_2(struct stp_context *c);
-#line 255 "kernel-templates/common/module.c.j2"
+#line 262 "kernel-templates/common/module.c.j2"
 static void __maybe_unused stp_handler_3(struct stp_context *c);
-#line 258 "kernel-templates/common/module.c.j2"
+#line 265 "kernel-templates/common/module.c.j2"
 
 static const struct stp_probe stp_probes[] = {
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.ms(100)", .func = "", .handler = stp_handler_0,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.profile", .func = "", .handler = stp_handler_1,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.s(2)", .func = "", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "timer.jiffies(50)", .func = "", .handler = stp_handler_2,
 	  .cond = -1 },
-#line 261 "kernel-templates/common/module.c.j2"
+#line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .func = "", .handler = stp_handler_3,
 	  .cond = -1 },
-#line 264 "kernel-templates/common/module.c.j2"
+#line 271 "kernel-templates/common/module.c.j2"
 };
-#line 288 "kernel-templates/common/module.c.j2"
+#line 295 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_ticks_lock };
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 296 "kernel-templates/common/module.c.j2"
+#line 303 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 1, &flags))
 		return;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "timer.stp"
@@ -309,16 +316,16 @@ static void stp_handler_0(struct stp_context *c)
 		(void)((stp_request_exit(), 0));
 	}
 out:
-#line 305 "kernel-templates/common/module.c.j2"
+#line 312 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 1, flags);
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "timer.stp"
@@ -328,16 +335,16 @@ static void stp_handler_1(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "timer.stp"
@@ -345,24 +352,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->pp));
 out:
-#line 307 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
-#line 288 "kernel-templates/common/module.c.j2"
+#line 295 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_prof_lock, &stp_g_ticks_lock };
-#line 291 "kernel-templates/common/module.c.j2"
+#line 298 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 296 "kernel-templates/common/module.c.j2"
+#line 303 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 2, &flags))
 		return;
-#line 301 "kernel-templates/common/module.c.j2"
+#line 308 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 11 "timer.stp"
@@ -391,9 +398,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 305 "kernel-templates/common/module.c.j2"
+#line 312 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 2, flags);
-#line 309 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -559,7 +566,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 324 "kernel-templates/common/module.c.j2"
+#line 331 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*
