@@ -185,6 +185,9 @@ class Preprocessor:
             raise error(f'@define {name.value} needs a body in %( ... %)', self._pos(name),
                         hint=f'@define {name.value} %( tokens %)')
         body, _ = self._until_end(opener, ('PP_END',))
+        for t in body:      # used in another file, it still says where it was written
+            if not hasattr(t, 'source'):
+                t.source = self.source
         self.macros[name.value] = Macro(params, body)
 
     def _expand(self, use: Any, macro: Macro) -> List[Any]:
