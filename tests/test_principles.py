@@ -112,7 +112,7 @@ __maybe_unused'''.split())
 # C-looking string constants: a call, a member access or a cast
 C_LIKE = re.compile(r'\b\w+\(c[,)]|l->|c->|\(s64\)|\(u64\)|\bstp_\w+\(')
 LOCAL = re.compile(r'(v|a)_\w*|[a-z]\d*_?|t\d+|[a-z]\d+|k_|ret|retval|out|caught\d*|'
-                   r'limit\d*|ll[duxXo]?|entry|frames|nesting|last_error|probe|func|pp|'
+                   r'limit\d*|ll[duxXo]?|entry|frames|nesting|last_error|probe|func|pp|pn|'
                    r'tp_args|regs|sorted|agg|parts|MAXSTRINGLEN|MAXMAPENTRIES')
 
 

@@ -306,14 +306,16 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x);
 
 static const struct stp_probe stp_probes[] = {
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "begin", .func = "", .handler = stp_handler_0,
+	{ .pp = "begin", .pn = "begin",
+	  .func = "", .handler = stp_handler_0,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "end", .func = "", .handler = stp_handler_1,
+	{ .pp = "end", .pn = "end",
+	  .func = "", .handler = stp_handler_1,
 	  .cond = -1 },
-#line 271 "kernel-templates/common/module.c.j2"
+#line 272 "kernel-templates/common/module.c.j2"
 };
-#line 273 "kernel-templates/common/module.c.j2"
+#line 274 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -326,7 +328,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 286 "kernel-templates/common/module.c.j2"
+#line 287 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -334,24 +336,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 289 "kernel-templates/common/module.c.j2"
+#line 290 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 295 "kernel-templates/common/module.c.j2"
+#line 296 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 303 "kernel-templates/common/module.c.j2"
+#line 304 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -394,24 +396,24 @@ static void stp_handler_0(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 312 "kernel-templates/common/module.c.j2"
+#line 313 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
-#line 295 "kernel-templates/common/module.c.j2"
+#line 296 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 303 "kernel-templates/common/module.c.j2"
+#line 304 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -499,9 +501,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 312 "kernel-templates/common/module.c.j2"
+#line 313 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -580,7 +582,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 331 "kernel-templates/common/module.c.j2"
+#line 332 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

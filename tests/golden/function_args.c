@@ -226,19 +226,21 @@ static void __maybe_unused stp_handler_1_1(struct stp_context *c);
 
 static const struct stp_probe stp_probes[] = {
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .func = "use_outer", .handler = stp_handler_0_0,
+	{ .pp = "kernel.function(\"use_outer@fixture.c:57\")", .pn = "kernel.function(\"use_outer@fixture.c:57\")",
+	  .func = "use_outer", .handler = stp_handler_0_0,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .func = "use_outer", .handler = stp_handler_1_1,
+	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .pn = "kernel.function(\"use_outer@fixture.c:57\").return",
+	  .func = "use_outer", .handler = stp_handler_1_1,
 	  .cond = -1 },
-#line 271 "kernel-templates/common/module.c.j2"
+#line 272 "kernel-templates/common/module.c.j2"
 };
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -249,16 +251,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 314 "kernel-templates/common/module.c.j2"
+#line 315 "kernel-templates/common/module.c.j2"
 	return;
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -266,20 +268,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 314 "kernel-templates/common/module.c.j2"
+#line 315 "kernel-templates/common/module.c.j2"
 	return;
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
-#line 319 "kernel-templates/common/module.c.j2"
+#line 320 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 326 "kernel-templates/common/module.c.j2"
+#line 327 "kernel-templates/common/module.c.j2"
 	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
-#line 328 "kernel-templates/common/module.c.j2"
+#line 329 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -605,7 +607,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 331 "kernel-templates/common/module.c.j2"
+#line 332 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

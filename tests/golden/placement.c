@@ -277,37 +277,45 @@ static void __maybe_unused stp_handler_3(struct stp_context *c);
 
 static const struct stp_probe stp_probes[] = {
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_0,
+	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .pn = "kernel.function(\"shared_inl@fixture.c:47\")",
+	  .func = "shared_inl", .handler = stp_handler_0_0,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_1,
+	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .pn = "kernel.function(\"shared_inl@fixture.c:47\")",
+	  .func = "shared_inl", .handler = stp_handler_0_1,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .func = "shared_inl", .handler = stp_handler_0_2,
+	{ .pp = "kernel.function(\"shared_inl@fixture.c:47\")", .pn = "kernel.function(\"shared_inl@fixture.c:47\")",
+	  .func = "shared_inl", .handler = stp_handler_0_2,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.statement(\"with_local@fixture.c:79\")", .func = "with_local", .handler = stp_handler_1_3,
+	{ .pp = "kernel.statement(\"with_local@fixture.c:79\")", .pn = "kernel.statement(\"with_local@fixture.c:79\")",
+	  .func = "with_local", .handler = stp_handler_1_3,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"scale@fixture.c:63\")", .func = "scale", .handler = stp_handler_2,
+	{ .pp = "kernel.function(\"scale@fixture.c:63\")", .pn = "kernel.function(\"scale@fixture.c:63\")",
+	  .func = "scale", .handler = stp_handler_2,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"dup@fixture.c:41\").return", .func = "dup", .handler = stp_handler_2,
+	{ .pp = "kernel.function(\"dup@fixture.c:41\").return", .pn = "kernel.function(\"dup@fixture.c:41\").return",
+	  .func = "dup", .handler = stp_handler_2,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "kernel.function(\"dup@fixture2.c:11\").return", .func = "dup", .handler = stp_handler_2,
+	{ .pp = "kernel.function(\"dup@fixture2.c:11\").return", .pn = "kernel.function(\"dup@fixture2.c:11\").return",
+	  .func = "dup", .handler = stp_handler_2,
 	  .cond = -1 },
 #line 268 "kernel-templates/common/module.c.j2"
-	{ .pp = "end", .func = "", .handler = stp_handler_3,
+	{ .pp = "end", .pn = "end",
+	  .func = "", .handler = stp_handler_3,
 	  .cond = -1 },
-#line 271 "kernel-templates/common/module.c.j2"
+#line 272 "kernel-templates/common/module.c.j2"
 };
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -317,16 +325,16 @@ static void stp_handler_0_0(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 314 "kernel-templates/common/module.c.j2"
+#line 315 "kernel-templates/common/module.c.j2"
 	return;
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_1(struct stp_context *c)
 {
 	struct stp_locals_0_1 *l = &c->frames[0].p0_1;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -336,16 +344,16 @@ static void stp_handler_0_1(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 314 "kernel-templates/common/module.c.j2"
+#line 315 "kernel-templates/common/module.c.j2"
 	return;
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_2(struct stp_context *c)
 {
 	struct stp_locals_0_2 *l = &c->frames[0].p0_2;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -355,16 +363,16 @@ static void stp_handler_0_2(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(((u64)stp_dwreg(c, 5) + 0x1ULL), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 314 "kernel-templates/common/module.c.j2"
+#line 315 "kernel-templates/common/module.c.j2"
 	return;
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_3(struct stp_context *c)
 {
 	struct stp_locals_1_3 *l = &c->frames[0].p1_3;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "placement.stp"
@@ -372,16 +380,16 @@ static void stp_handler_1_3(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "acc=%lld i=%lld\n", (long long)((s64)stp_trunc(stp_dwreg(c, 1), 4, 1)), (long long)((s64)stp_trunc(stp_dwreg(c, 2), 4, 1))));
 out:
-#line 314 "kernel-templates/common/module.c.j2"
+#line 315 "kernel-templates/common/module.c.j2"
 	return;
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 5 "placement.stp"
@@ -389,24 +397,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->func));
 out:
-#line 314 "kernel-templates/common/module.c.j2"
+#line 315 "kernel-templates/common/module.c.j2"
 	return;
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
-#line 295 "kernel-templates/common/module.c.j2"
+#line 296 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_hits_lock };
-#line 298 "kernel-templates/common/module.c.j2"
+#line 299 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 303 "kernel-templates/common/module.c.j2"
+#line 304 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 1, &flags))
 		return;
-#line 308 "kernel-templates/common/module.c.j2"
+#line 309 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "placement.stp"
@@ -432,9 +440,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 312 "kernel-templates/common/module.c.j2"
+#line 313 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 1, flags);
-#line 316 "kernel-templates/common/module.c.j2"
+#line 317 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -787,7 +795,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 331 "kernel-templates/common/module.c.j2"
+#line 332 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

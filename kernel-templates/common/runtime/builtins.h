@@ -336,6 +336,15 @@ static __maybe_unused int stp_warn(char *buf, const char *msg)
 	return 0;
 }
 
+/*
+ * system(cmd): the runner starts cmd under /bin/sh once the record reaches
+ * it, after what the probe printed before the call; the probe goes on.
+ */
+static __maybe_unused void stp_system(const char *cmd)
+{
+	stp_chan_write(STP_REC_SYSTEM, cmd, strlen(cmd));
+}
+
 /* strtol(s, base): the leading number of s; base 0 reads 0x and 0 prefixes. */
 static __maybe_unused s64 stp_strtol(struct stp_context *c, const char *s, s64 base)
 {

@@ -10,8 +10,11 @@
  * calls) is skipped and counted, never nested.
  */
 
-/* Record types on the output channel. */
-enum { STP_REC_STDOUT = 1, STP_REC_STDERR = 2 };
+/*
+ * Record types on the output channel: the script's output, its messages, and
+ * a command for the runner to start (system()).
+ */
+enum { STP_REC_STDOUT = 1, STP_REC_STDERR = 2, STP_REC_SYSTEM = 3 };
 
 /* s64 slots of .return entry data one saved string takes */
 #define STP_STR_SLOTS DIV_ROUND_UP(MAXSTRINGLEN, sizeof(s64))
@@ -25,6 +28,7 @@ enum stp_state {
 
 struct stp_probe {
 	const char *pp;		/* the probe point, as pp() prints it */
+	const char *pn;		/* as the script named it, as pn() prints it */
 	const char *func;	/* probefunc() */
 	void (*handler)(struct stp_context *c);
 	int cond;		/* probe P if (cond): its slot in stp_cond_want[]; else -1 */

@@ -86,7 +86,7 @@ def has_effects(e: n.Node) -> bool:
 
 # Built-ins whose call changes nothing the script can see.
 PURE = {'pid', 'tid', 'ppid', 'uid', 'euid', 'gid', 'egid', 'cpu', 'execname',
-        'probefunc', 'pp', 'strlen', 'isinstr', 'substr', 'text_str', 'toupper',
+        'probefunc', 'pp', 'pn', 'strlen', 'isinstr', 'substr', 'text_str', 'toupper',
         'tolower', 'jiffies', 'sprint', 'sprintf', 'strtol', 'task_current', 'target',
         'str_replace', 'ppfunc', 'pexecname', 'HZ'}
 
@@ -847,6 +847,8 @@ class Translator:
             return 'c->probe->func'
         if name == 'pp':
             return 'c->probe->pp'
+        if name == 'pn':
+            return 'c->probe->pn'
         if name in CALLS:
             return CALLS[name].format(*a)
         raise error(f"function '{name}' is not supported yet", e.pos)

@@ -289,6 +289,7 @@ class Probe(Node):
     points: List[ProbePoint]
     body: Block
     condition: Optional[Expr] = None    # probe P if (cond): armed while cond holds
+    named: Optional[str] = None         # the alias the script's point matched (pn())
 
 
 @dataclass

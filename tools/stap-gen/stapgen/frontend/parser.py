@@ -1052,10 +1052,10 @@ def _expand_probe(probe: n.Probe, aliases: Dict[str, n.Alias], depth: int) -> Li
                 if al.body.body else []
             stmts = body + probe.body.body if not al.epilogue else probe.body.body + body
             inner = n.Probe(probe.pos, points, n.Block(probe.body.pos, stmts),
-                            probe.condition)
+                            probe.condition, probe.named or al.name)
             out += _expand_probe(inner, aliases, depth + 1)
     if plain:
-        out.insert(0, n.Probe(probe.pos, plain, probe.body, probe.condition))
+        out.insert(0, n.Probe(probe.pos, plain, probe.body, probe.condition, probe.named))
     return out
 
 

@@ -118,6 +118,7 @@ BUILTINS: Dict[str, Builtin] = {b.name: b for b in [
     Builtin('cpu', (), n.LONG),
     Builtin('probefunc', (), n.STRING),
     Builtin('pp', (), n.STRING),
+    Builtin('pn', (), n.STRING),
     Builtin('gettimeofday_s', (), n.LONG),
     Builtin('gettimeofday_ms', (), n.LONG),
     Builtin('gettimeofday_us', (), n.LONG),

@@ -8,8 +8,10 @@ is what a user gets.  It needs nothing but the standard library and root.
 
 Protocol with the module (see kernel-templates/common/runtime/control.h):
 /proc/stapgen_NAME/output yields records { u32 len; u8 type; u8 flags;
-u16 cpu; u64 ns } + payload; writing "stop" to /proc/stapgen_NAME/control
-stops the script (end probes run), after which output reaches EOF.
+u16 cpu; u64 ns } + payload (the script's output, its messages, or a
+command system() asks the runner to start); writing "stop" to
+/proc/stapgen_NAME/control stops the script (end probes run), after which
+output reaches EOF.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional
+from typing import Any, BinaryIO, Dict, List, Optional
 
 REC_HDR = struct.Struct('<IBBHQ')
-REC_STDOUT, REC_STDERR = 1, 2
+REC_STDOUT, REC_STDERR, REC_SYSTEM = 1, 2, 3
 SYS_FINIT_MODULE = 313      # x86_64
 SYS_DELETE_MODULE = 176
 O_NONBLOCK = os.O_NONBLOCK
@@ -143,6 +145,7 @@ class Session:
         self.fd = os.open(self.proc_dir / 'output', os.O_RDONLY | os.O_NONBLOCK)
         self.pending = b''
         self.stopped = False
+        self.commands: List[subprocess.Popen[bytes]] = []
 
     def stop(self) -> None:
         if not self.stopped:
@@ -168,15 +171,35 @@ class Session:
             if len(buf) - off < REC_HDR.size + length:
                 break
             payload = buf[off + REC_HDR.size: off + REC_HDR.size + length]
-            (self.err if typ == REC_STDERR else self.out).write(payload)
+            if typ == REC_SYSTEM:
+                self._system(payload)
+            else:
+                (self.err if typ == REC_STDERR else self.out).write(payload)
             off += REC_HDR.size + length
         self.pending = buf[off:]
         self.out.flush()
         self.err.flush()
         return True
 
+    def _system(self, command: bytes) -> None:
+        """system(cmd): started, not waited for, its output after what the
+        script printed before the call."""
+        self.out.flush()
+        try:
+            sink: Any = self.out.fileno()
+        except (AttributeError, OSError, ValueError):
+            sink = None             # not a file: the runner's own stdout
+        try:
+            self.commands.append(subprocess.Popen(['/bin/sh', '-c', command.decode(
+                errors='replace')], stdin=subprocess.DEVNULL, stdout=sink))
+        except OSError as e:
+            self.err.write(f'WARNING: system(): cannot start /bin/sh: {e.strerror}\n'.encode())
+        self.commands = [p for p in self.commands if p.poll() is None]
+
     def close(self) -> None:
         os.close(self.fd)
+        for p in self.commands:     # reap what has ended; the rest goes on
+            p.poll()
 
 
 def _as_fd9(fd: int) -> None:
@@ -335,7 +358,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help='stop and unload stap-gen modules left loaded, then exit')
     ap.add_argument('--jobs', type=Path,
                     help='run the modules a JSON list describes, one after another: '
-                         '[{"module", "command", "timeout", "output", "messages", "rc"}]')
+                         '[{"module", "command", "timeout", "params", "target", '
+                         '"output", "messages", "rc", "command_output"}]')
     args = ap.parse_args(argv)
     if args.cleanup:
         cleanup(err=sys.stderr.buffer)

@@ -114,6 +114,10 @@ class ExpandingWriter:
     def flush(self) -> None:
         self.out.flush()
 
+    def fileno(self) -> int:
+        """Where a command the script starts (system()) writes."""
+        return self.out.fileno()
+
     def finish(self) -> None:
         if self.pending:
             self.out.write(self.pending)

@@ -1,0 +1,1 @@
+mkdir /tmp/pn; rmdir /tmp/pn
