@@ -124,10 +124,13 @@ class Resolver:
         seen: Dict[Tuple[str, str], Probe] = {}
         for r in out:
             if isinstance(r, ProcfsProbe):
-                if (r.file, r.op) in seen and seen[(r.file, r.op)].handler != r.handler:
+                # a write is seen by every .write probe of the file (input.char
+                # and input.line); a read has one probe to fill it
+                if r.op == 'read' and (r.file, r.op) in seen and \
+                        seen[(r.file, r.op)].handler != r.handler:
                     raise error(f'procfs("{r.file}") has two .{r.op} probes',
                                 script.probes[r.handler].pos,
-                                hint='one probe per file reads it, one writes it')
+                                hint='one probe per file fills what a read returns')
                 seen[(r.file, r.op)] = r
         return out
 

@@ -146,6 +146,14 @@ class Session:
         self.pending = b''
         self.stopped = False
         self.commands: List[subprocess.Popen[bytes]] = []
+        # input.char / input.line: what comes on our stdin goes to the
+        # script's __stdin file, a byte per write (as stapio does)
+        self.stdin_to = -1
+        if (self.proc_dir / '__stdin').exists():
+            try:
+                self.stdin_to = os.open(self.proc_dir / '__stdin', os.O_WRONLY)
+            except OSError:
+                pass
 
     def stop(self) -> None:
         if not self.stopped:
@@ -155,8 +163,11 @@ class Session:
 
     def pump(self, timeout: float) -> bool:
         """Move output to out/err; False once the module's output ended."""
-        ready, _, _ = select.select([self.fd], [], [], timeout)
-        if not ready:
+        watched = [self.fd] + ([sys.stdin.fileno()] if self.stdin_to >= 0 else [])
+        ready, _, _ = select.select(watched, [], [], timeout)
+        if self.stdin_to >= 0 and sys.stdin.fileno() in ready:
+            self._forward_stdin()
+        if self.fd not in ready:
             return True
         try:
             data = os.read(self.fd, 1 << 20)
@@ -196,8 +207,21 @@ class Session:
             self.err.write(f'WARNING: system(): cannot start /bin/sh: {e.strerror}\n'.encode())
         self.commands = [p for p in self.commands if p.poll() is None]
 
+    def _forward_stdin(self) -> None:
+        data = os.read(sys.stdin.fileno(), 4096)
+        try:
+            for i in range(len(data)):
+                os.write(self.stdin_to, data[i:i + 1])
+        except OSError:
+            data = b''              # the script stopped taking input
+        if not data:
+            os.close(self.stdin_to)
+            self.stdin_to = -1
+
     def close(self) -> None:
         os.close(self.fd)
+        if self.stdin_to >= 0:
+            os.close(self.stdin_to)
         for p in self.commands:     # reap what has ended; the rest goes on
             p.poll()
 
