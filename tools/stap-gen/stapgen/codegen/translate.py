@@ -654,6 +654,8 @@ class Translator:
         if e.left.type == n.STRING and op in ('==', '!=', '<', '>', '<=', '>='):
             return f'(s64)(stp_strcmp({a}, {b}) {op} 0)'
         if op in ('==', '!=', '<', '>', '<=', '>=', '&&', '||'):
+            if op in ('&&', '||') and a.endswith('})'):
+                a += ' != 0'    # '}) &&' reads as a label's address to checkpatch
             return f'(s64)({a} {op} {b})'
         return self._arith(op, a, b)
 
