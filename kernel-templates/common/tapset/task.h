@@ -15,6 +15,8 @@
 #include <linux/sched/prio.h>
 #include <linux/cred.h>
 #include <linux/pid.h>
+#include <linux/fdtable.h>
+#include <linux/resource.h>
 
 #define stp_task_ptr(task) ((struct task_struct *)(unsigned long)(task))
 
@@ -95,6 +97,79 @@ static __maybe_unused s64 stp_pid2task(s64 pid)
 	t = pid_task(find_vpid(pid), PIDTYPE_PID);
 	rcu_read_unlock();
 	return (s64)(unsigned long)t;
+}
+
+/*
+ * A task's current limit @nr (RLIMIT_*), from its signal_struct, read
+ * without faulting; -1 for a limit the kernel does not have (and for
+ * RLIM_INFINITY, as SystemTap shows it).
+ */
+static __maybe_unused s64 stp_task_rlimit(struct stp_context *c, s64 task, s64 nr)
+{
+	struct signal_struct *sig;
+
+	if (nr < 0 || nr >= RLIM_NLIMITS)
+		return -1;
+	sig = stp_task_member(c, task, signal);
+	if (c->last_error)
+		return -1;
+	return (s64)stp_deref(c, (u64)(unsigned long)&sig->rlim[nr].rlim_cur,
+			      sizeof(sig->rlim[nr].rlim_cur), 0);
+}
+
+static const char *const stp_rlimit_names[RLIM_NLIMITS] = {
+	[RLIMIT_CPU] = "RLIMIT_CPU", [RLIMIT_FSIZE] = "RLIMIT_FSIZE",
+	[RLIMIT_DATA] = "RLIMIT_DATA", [RLIMIT_STACK] = "RLIMIT_STACK",
+	[RLIMIT_CORE] = "RLIMIT_CORE", [RLIMIT_RSS] = "RLIMIT_RSS",
+	[RLIMIT_NPROC] = "RLIMIT_NPROC", [RLIMIT_NOFILE] = "RLIMIT_NOFILE",
+	[RLIMIT_MEMLOCK] = "RLIMIT_MEMLOCK", [RLIMIT_AS] = "RLIMIT_AS",
+	[RLIMIT_LOCKS] = "RLIMIT_LOCKS", [RLIMIT_SIGPENDING] = "RLIMIT_SIGPENDING",
+	[RLIMIT_MSGQUEUE] = "RLIMIT_MSGQUEUE", [RLIMIT_NICE] = "RLIMIT_NICE",
+	[RLIMIT_RTPRIO] = "RLIMIT_RTPRIO", [RLIMIT_RTTIME] = "RLIMIT_RTTIME",
+};
+
+/* The number of the limit named @name ("RLIMIT_NOFILE"), or -1. */
+static __maybe_unused s64 stp_rlimit_from_str(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(stp_rlimit_names); i++)
+		if (stp_rlimit_names[i] && !strcmp(name, stp_rlimit_names[i]))
+			return i;
+	return -1;
+}
+
+/*
+ * A task's file table, counted: its open descriptors (@open) or the size
+ * of its table.  @task must be a live task (it is looked up by its pid,
+ * under RCU, before anything of it is touched); its files are read under
+ * its task lock, taken only if free, as exit_files() lets them go under
+ * it.  0 for anything else (an exited or busy task, a kernel thread).
+ */
+static __maybe_unused s64 stp_task_files(struct stp_context *c, s64 task, bool open)
+{
+	struct task_struct *t = stp_task_ptr(task);
+	struct files_struct *files;
+	struct fdtable *fdt;
+	s64 n = 0;
+	pid_t pid;
+
+	pid = stp_task_member(c, task, pid);
+	if (c->last_error || in_nmi())
+		return 0;
+	rcu_read_lock();
+	if (pid_task(find_pid_ns(pid, &init_pid_ns), PIDTYPE_PID) != t ||
+	    !spin_trylock(&t->alloc_lock))
+		goto out;
+	files = t->files;
+	if (files) {
+		fdt = files_fdtable(files);
+		n = open ? bitmap_weight(fdt->open_fds, fdt->max_fds) : fdt->max_fds;
+	}
+	spin_unlock(&t->alloc_lock);
+out:
+	rcu_read_unlock();
+	return n;
 }
 
 #endif /* STP_TAPSET_TASK_H */
