@@ -208,15 +208,23 @@ class Binder:
                     return self.types.of(d)
         return self.file.named_type(name) if self.file is not None else None
 
+    def _complete(self, t: CType) -> CType:
+        """A struct only declared in this unit (struct sighand_struct in a
+        unit that never looks inside one), as another unit defines it."""
+        if t.die is None or 'DW_AT_declaration' not in t.die.attributes or self.file is None:
+            return t
+        return self.file.named_type(t.name) or t
+
     def _step(self, loc: Loc, t: CType, st: n.Step, e: n.Target
               ) -> Tuple[Loc, CType, Tuple[int, int]]:
         types = self.types
         if st.member is not None:
             if t.kind == 'pointer' and t.target is not None and t.target.composite:
                 base = Loc('mem', f'(u64){self._scalar(loc, t, e)}')
-                t = t.target
+                t = self._complete(t.target)
             elif t.composite:
                 base = loc
+                t = self._complete(t)
             else:
                 raise self.fail(f"'->{st.member}' on {t.name}, which is not a struct, "
                                 'a union or a pointer to one', st.pos,

@@ -1,0 +1,1 @@
+d=$(echo /proc/stapgen_*); bash -c 'trap "" INT; trap : USR1; sleep 60; :' & p=$!; while ! pgrep -P $p -x sleep >/dev/null; do :; done; echo $p > $d/pid; dmesg | grep -c 'sigfns: a line in the kernel log' > $d/log; pkill -P $p -x sleep; kill $p
