@@ -128,6 +128,8 @@ def test_macro_tokens_keep_their_position() -> None:
 SELFTESTS = Path(__file__).parent.parent / 'tools' / 'stap-gen' / 'selftests'
 TAPSET_FUNCTIONS = {m for t in (SELFTESTS.parent.parent.parent / 'kernel-templates').glob(
     '*/tapset/*.stp*') for m in re.findall(r'^function\s+(\w+)', t.read_text(), re.M)}
+TAPSET_ALIASES = {m for t in (SELFTESTS.parent.parent.parent / 'kernel-templates').glob(
+    '*/tapset/*.stp*') for m in re.findall(r'^probe\s+([\w.]+)\s*\+?=', t.read_text(), re.M)}
 CORPUS = sorted((SELFTESTS).glob('*.stp'))
 
 
@@ -147,9 +149,11 @@ def test_print_back_parses_to_the_same_script(path: Path) -> None:
                                         lambda k: facts.get(k), words[guru:], macros))
     again = parser.parse(Source('printed', first), lambda k: facts.get(k))
     assert unparse.script(again) == first
-    # a script calling tapset functions (the trees' library, some made from
-    # a tree's headers and syscall table) is type-checked on the trees
-    if any(re.search(rf'\b{f}\(', first) for f in TAPSET_FUNCTIONS):
+    # a script calling tapset functions or probing tapset aliases (the trees'
+    # library, some made from a tree's headers and syscall table) is
+    # type-checked on the trees
+    if any(re.search(rf'\b{f}\(', first) for f in TAPSET_FUNCTIONS) or \
+            any(re.search(rf'^probe .*\b{re.escape(a)}\b', first, re.M) for a in TAPSET_ALIASES):
         return
     from stapgen.probes.resolve import family_variables
     semantic.check(again, guru, family_variables)

@@ -1,0 +1,1 @@
+/bin/ip link set lo up; /usr/bin/python3 -S -c 'import socket as S; u = S.socket(S.AF_INET, S.SOCK_DGRAM); u.sendto(b"hello", ("127.0.0.1", 5353)); c = S.socket(); c.connect_ex(("127.0.0.1", 5354)); c.close(); u.close()'; true
