@@ -251,6 +251,10 @@ class Binder:
             if loc.kind != 'mem':
                 raise self.fail(f"'{e.text()}': the array is in registers", st.pos)
             base_c, elem = loc.c, t.target
+        elif t.composite and loc.kind == 'mem':
+            # @cast(p, "struct x")[i]: p taken as an array of struct x, as
+            # SystemTap does (& @cast(0, "struct x")[1] is its size)
+            base_c, elem = loc.c, t
         else:
             raise self.fail(f'[...] on {t.name}, which is not an array or a pointer',
                             st.pos)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
 from ..diag import Source, error
-from .lexer import position, tokens_of
+from .lexer import KEYWORD_TYPES, position, tokens_of
 
 Facts = Callable[[str], Optional[str]]     # name -> value, None if unknown
 SYSTEMTAP_V = '5.0'                         # the language level stap-gen follows
@@ -228,7 +228,11 @@ class Preprocessor:
         out: List[Any] = []
         for tok in macro.body:
             if tok.type == 'AT_IDENT' and tok.value[1:] in bound:
-                out.extend(bound[tok.value[1:]])
+                arg = list(bound[tok.value[1:]])
+                if out and out[-1].type == 'ARROW' and arg and arg[0].type in KEYWORD_TYPES:
+                    # ->@member with member 'next': a member name, as after '->'
+                    arg[0] = _retyped(arg[0], 'IDENT', arg[0].value)
+                out.extend(arg)
             else:
                 out.append(tok)
         return out

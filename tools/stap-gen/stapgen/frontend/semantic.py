@@ -355,7 +355,8 @@ class Checker:
                         f"local '{name}' cannot hold an aggregate", slot.pos or ps.probe.pos,
                         hint='aggregates must be globals'))
         for g in list(self.globals.values()):
-            if g.is_array is None and g.decl.library:
+            if g.decl.library and (g.is_array is None or
+                                   all(x.type is None for x in g.keys + [g.value])):
                 del self.globals[g.name]    # a tapset's global nothing uses
                 continue
             if g.is_array is None:

@@ -1,0 +1,1 @@
+mkdir /tmp/castmacros; mkdir /tmp/castmacros
