@@ -130,6 +130,8 @@ TAPSET_FUNCTIONS = {m for t in (SELFTESTS.parent.parent.parent / 'kernel-templat
     '*/tapset/*.stp*') for m in re.findall(r'^function\s+(\w+)', t.read_text(), re.M)}
 TAPSET_ALIASES = {m for t in (SELFTESTS.parent.parent.parent / 'kernel-templates').glob(
     '*/tapset/*.stp*') for m in re.findall(r'^probe\s+([\w.]+)\s*\+?=', t.read_text(), re.M)}
+TAPSET_GLOBALS = {m for t in (SELFTESTS.parent.parent.parent / 'kernel-templates').glob(
+    '*/tapset/*.stp*') for m in re.findall(r'^global\s+(\w+)', t.read_text(), re.M)}
 CORPUS = sorted((SELFTESTS).glob('*.stp'))
 
 
@@ -149,11 +151,12 @@ def test_print_back_parses_to_the_same_script(path: Path) -> None:
                                         lambda k: facts.get(k), words[guru:], macros))
     again = parser.parse(Source('printed', first), lambda k: facts.get(k))
     assert unparse.script(again) == first
-    # a script calling tapset functions or probing tapset aliases (the trees'
-    # library, some made from a tree's headers and syscall table) is
-    # type-checked on the trees
+    # a script calling tapset functions, probing tapset aliases or using
+    # tapset globals (the trees' library, some made from a tree's headers
+    # and syscall table) is type-checked on the trees
     if any(re.search(rf'\b{f}\(', first) for f in TAPSET_FUNCTIONS) or \
-            any(re.search(rf'^probe .*\b{re.escape(a)}\b', first, re.M) for a in TAPSET_ALIASES):
+            any(re.search(rf'^probe .*\b{re.escape(a)}\b', first, re.M) for a in TAPSET_ALIASES) or \
+            any(re.search(rf'\b{g}\b', first) for g in TAPSET_GLOBALS):
         return
     from stapgen.probes.resolve import family_variables
     semantic.check(again, guru, family_variables)
