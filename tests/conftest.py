@@ -23,13 +23,12 @@ STAPGEN = TOP / 'tools' / 'stap-gen' / 'stap-gen'
 sys.path.insert(0, str(TOP / 'tools' / 'stap-gen'))
 
 from stapgen.dev import testtree  # noqa: E402
+from stapgen.run import vm  # noqa: E402
 
 LINES = testtree.LINES
 
-# What must never appear on the guest's console.
-BAD_CONSOLE = re.compile(r'Oops|BUG:|WARNING:|Call Trace|general protection|'
-                         r'kernel BUG|RCU stall|rcu_sched self-detected|'
-                         r'possible recursive locking|Kernel panic')
+# What must never appear on the guest's console (one definition, the kit's).
+BAD_CONSOLE = vm.BAD_CONSOLE
 
 
 @dataclass

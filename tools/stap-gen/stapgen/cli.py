@@ -23,7 +23,8 @@ from .frontend import semantic
 MODULE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,54}$')
 
 
-def _args(argv: Optional[List[str]]) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    """The command line as stap-gen reads it (options may follow the script)."""
     ap = argparse.ArgumentParser(
         prog='stap-gen',
         description='Turn a SystemTap-style script into a kernel module for a tree, '
@@ -116,6 +117,9 @@ def _args(argv: Optional[List[str]]) -> argparse.Namespace:
     return args
 
 
+_args = parse_args
+
+
 def _source(args: argparse.Namespace) -> Source:
     if args.script_text is not None:
         return Source('<command line>', args.script_text)
@@ -173,8 +177,13 @@ def _load_params(args: argparse.Namespace, program: Optional[semantic.Program]) 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    return run_args(parse_args(argv))
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Do what a parsed command line asks; the exit status, errors printed."""
     try:
-        return _main(_args(argv))
+        return _main(args)
     except StapError as e:
         sys.stderr.write(e.prelude)
         print(str(e), file=sys.stderr)

@@ -349,20 +349,51 @@ def _report(st: Dict[str, str], err: BinaryIO) -> int:
     return 1 if st.get('errors', '0') != '0' and not suppressed else 0
 
 
+JOB_MARK = 'stap-gen-run: job'
+
+
+def kmsg_mark(text: str) -> None:
+    """A line in the kernel log (and so on the console), to tell which job
+    the kernel's messages around it belong to.  Each open of /dev/kmsg is
+    rate-limited on its own, so a line per open is never dropped; no
+    /dev/kmsg (or no right to it) is no error."""
+    try:
+        fd = os.open('/dev/kmsg', os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.write(fd, f'<5>{text}\n'.encode())
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def run_jobs(spec: Path) -> int:
-    """Several runs in one process (one interpreter start-up in a slow guest)."""
+    """Several runs in one process (one interpreter start-up in a slow guest).
+
+    Before each job the kernel log gets "stap-gen-run: job N MODULE", after
+    it the same with " rc=R": a console line lies between a job's two.
+    A job's target is a pid, or "self" for this process (what $$ is to
+    the shell that runs stap)."""
     import json
     worst = 0
-    for job in json.loads(spec.read_text()):
+    for i, job in enumerate(json.loads(spec.read_text())):
+        ko = Path(job['module'])
+        kmsg_mark(f'{JOB_MARK} {i} {module_name(ko)}')
+        target = job.get('target')
         with open(job['output'], 'wb') as out, open(job['messages'], 'wb') as err, \
                 open(job['command_output'], 'wb') as cmd_out:
             try:
-                rc = run(Path(job['module']), job.get('command'), out,
-                         job.get('timeout'), err, command_out=cmd_out)
+                rc = run(ko, job.get('command'), out, job.get('timeout'), err,
+                         params=job.get('params') or '',
+                         target=os.getpid() if target == 'self' else target,
+                         command_out=cmd_out)
             except (RunError, OSError) as e:
                 err.write(f'stap-gen: error: {e}\n'.encode())
                 rc = 1
         Path(job['rc']).write_text(f'{rc}\n')
+        kmsg_mark(f'{JOB_MARK} {i} {module_name(ko)} rc={rc}')
         worst = max(worst, rc)
     return worst
 

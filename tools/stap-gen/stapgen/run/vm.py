@@ -26,15 +26,20 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Dict, List, Optional, Tuple
+from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
 from .. import paths
+from . import runner
 from .qemu_configs import x86_64 as arch
 
 BUSYBOX = Path('/bin/busybox')
 RUNNER = Path(__file__).with_name('runner.py')
 EXIT_RE = re.compile(rb'STAPGEN-EXIT=(\d+)')
 SCRATCH_MB = 4
+# What must never appear on the guest's console: the kernel complained.
+BAD_CONSOLE = re.compile(r'Oops|BUG:|WARNING:|Call Trace|general protection|'
+                         r'kernel BUG|RCU stall|rcu_sched self-detected|'
+                         r'possible recursive locking|Kernel panic')
 
 GUEST_INIT = r'''#!/bin/sh
 # stap-gen guest init: host root over 9p, run the job, report, reboot.
@@ -269,6 +274,8 @@ class BatchJob:
     ko: Path
     command: Optional[str] = None
     timeout: float = 30.0
+    params: str = ''                # module parameters (-G NAME=VALUE)
+    target: Union[int, str, None] = None    # -x PID; 'self': the guest runner's pid
 
 
 @dataclass
@@ -280,15 +287,18 @@ class BatchResult:
 
 
 def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
-              smp: int = 2) -> List[BatchResult]:
+              smp: int = 2, overhead: float = 0.0) -> List[BatchResult]:
     """Run each module in turn in one guest; one result per job, in order.
 
     The runner writes each job's output and messages to files in the
-    guest; a last step prints them on ttyS1 between marker lines.
+    guest; a last step prints them on ttyS1 between marker lines.  The
+    guest gets the jobs' timeouts, plus overhead seconds a job (loading
+    and unloading), plus the boot's own allowance.
     """
     import json
     spec = [{'module': f'/tmp/stap-gen/{job.ko.name}', 'command': job.command,
-             'timeout': job.timeout, 'output': f'/tmp/stap-gen/out.{i}',
+             'timeout': job.timeout, 'params': job.params, 'target': job.target,
+             'output': f'/tmp/stap-gen/out.{i}',
              'messages': f'/tmp/stap-gen/err.{i}', 'rc': f'/tmp/stap-gen/rc.{i}',
              'command_output': f'/tmp/stap-gen/cmd.{i}'}
             for i, job in enumerate(jobs)]
@@ -305,7 +315,8 @@ def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
     script = '\n'.join(lines) + '\n'
     files = {ko.name: ko.read_bytes() for ko in {j.ko for j in jobs} if ko != jobs[0].ko}
     files['jobs.json'] = json.dumps(spec).encode()
-    req = VMRequest(bzimage, jobs[0].ko, None, timeout=sum(j.timeout for j in jobs),
+    req = VMRequest(bzimage, jobs[0].ko, None,
+                    timeout=sum(j.timeout + overhead for j in jobs),
                     console=console, smp=smp, extra_files=files)
     res = run(req, None, None, job_sh=script)
     text = res.output.decode(errors='replace')
@@ -317,3 +328,33 @@ def run_batch(bzimage: Path, jobs: List[BatchJob], console: Path,
             raise VMError(f'job {i} left no result; console log: {console}')
         results.append(BatchResult(int(m.group(1)), m.group(2), m.group(3), m.group(4)))
     return results
+
+
+JOB_MARK_RE = re.compile(rf'{re.escape(runner.JOB_MARK)} (\d+) (\w+)(?: rc=(\d+))?\r?$', re.M)
+
+
+@dataclass
+class JobConsole:
+    text: str = ''                  # the console from the job's start mark to the next job's
+    exit_code: Optional[int] = None     # from its end mark, if the guest got that far
+
+
+def job_consoles(console: str) -> Dict[int, JobConsole]:
+    """A run_batch console log cut by the runner's marks, by job index:
+    which kernel messages came while which job ran, and how far each got
+    (after a crash, the jobs that started)."""
+    out: Dict[int, JobConsole] = {}
+    marks = list(JOB_MARK_RE.finditer(console))
+    for k, m in enumerate(marks):
+        i = int(m.group(1))
+        job = out.setdefault(i, JobConsole())
+        if m.group(3) is not None:
+            job.exit_code = int(m.group(3))
+            continue
+        end = len(console)
+        for later in marks[k + 1:]:
+            if int(later.group(1)) != i:
+                end = later.start()
+                break
+        job.text = console[m.start():end]
+    return out
