@@ -650,7 +650,11 @@ static int stp_check_landing(struct kprobe *kp, const struct stp_probe *probe,
 		*bracket = '\0';
 	plus = strrchr(sym, '+');
 	slash = strrchr(sym, '/');
-	if (!plus || !slash || kstrtoul(slash + 1, 16, &size) || size != target_size)
+	/*
+	 * kallsyms sizes a function up to the next symbol it has, padding
+	 * after the function included: never less than its ELF size.
+	 */
+	if (!plus || !slash || kstrtoul(slash + 1, 16, &size) || size < target_size)
 		goto mismatch;
 	len = plus - sym;
 	for (name = target; *name; name += strcspn(name, "|") + (name[strcspn(name, "|")] == '|')) {
@@ -658,7 +662,7 @@ static int stp_check_landing(struct kprobe *kp, const struct stp_probe *probe,
 			return 0;
 	}
 mismatch:
-	pr_err("%s: the kprobe at <%s+%#x> landed in %s, not in %s%s (size %#lx); "
+	pr_err("%s: the kprobe at <%s+%#x> landed in %s, not in %s%s (%#lx bytes); "
 	       "is this the kernel the module was built for?\n", probe->pp,
 	       kp->symbol_name, kp->offset, sym, target, *module ? mod : "",
 	       target_size);
