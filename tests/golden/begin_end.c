@@ -56,6 +56,10 @@
 #define MAXACTION 1000
 #endif
 #line 54 "kernel-templates/common/module.c.j2"
+#ifndef MAXACTION_INTERRUPTIBLE
+#define MAXACTION_INTERRUPTIBLE (MAXACTION * 10)
+#endif
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif
@@ -308,11 +312,11 @@ static const struct stp_probe stp_probes[] = {
 #line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "begin", .pn = "begin",
 	  .func = "", .handler = stp_handler_0,
-	  .cond = -1 },
+	  .cond = -1, .interruptible = true },
 #line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .pn = "end",
 	  .func = "", .handler = stp_handler_1,
-	  .cond = -1 },
+	  .cond = -1, .interruptible = true },
 #line 272 "kernel-templates/common/module.c.j2"
 };
 #line 274 "kernel-templates/common/module.c.j2"

@@ -56,6 +56,10 @@
 #define MAXACTION 1000
 #endif
 #line 54 "kernel-templates/common/module.c.j2"
+#ifndef MAXACTION_INTERRUPTIBLE
+#define MAXACTION_INTERRUPTIBLE (MAXACTION * 10)
+#endif
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif

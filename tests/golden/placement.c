@@ -56,6 +56,10 @@
 #define MAXACTION 1000
 #endif
 #line 54 "kernel-templates/common/module.c.j2"
+#ifndef MAXACTION_INTERRUPTIBLE
+#define MAXACTION_INTERRUPTIBLE (MAXACTION * 10)
+#endif
+#line 54 "kernel-templates/common/module.c.j2"
 #ifndef MAXERRORS
 #define MAXERRORS 0
 #endif
@@ -307,7 +311,7 @@ static const struct stp_probe stp_probes[] = {
 #line 268 "kernel-templates/common/module.c.j2"
 	{ .pp = "end", .pn = "end",
 	  .func = "", .handler = stp_handler_3,
-	  .cond = -1 },
+	  .cond = -1, .interruptible = true },
 #line 272 "kernel-templates/common/module.c.j2"
 };
 #line 299 "kernel-templates/common/module.c.j2"

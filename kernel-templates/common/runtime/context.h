@@ -32,6 +32,7 @@ struct stp_probe {
 	const char *func;	/* probefunc() */
 	void (*handler)(struct stp_context *c);
 	int cond;		/* probe P if (cond): its slot in stp_cond_want[]; else -1 */
+	bool interruptible;	/* runs in process context: MAXACTION_INTERRUPTIBLE */
 };
 
 /* Where a kprobe sits in the running kernel: for backtraces. */
@@ -48,6 +49,7 @@ struct stp_context {
 	const char *last_error;
 	const char *error_stmt;	/* where last_error happened */
 	unsigned long actions;
+	unsigned long max_actions;
 	size_t out_len;
 	u64 out_seq;		/* the output's place in the run's order (stp_next_seq) */
 	bool out_held;		/* this CPU's ring holds back later output for it */
@@ -140,7 +142,7 @@ static __always_inline bool stp_action(struct stp_context *c, const char *where)
 	if (unlikely(c->last_error))
 		return false;
 	c->last_stmt = where;
-	if (unlikely(++c->actions > MAXACTION)) {
+	if (unlikely(++c->actions > c->max_actions)) {
 		stp_error(c, "MAXACTION exceeded (too many statements in one probe hit)");
 		return false;
 	}
@@ -197,6 +199,7 @@ static struct stp_context *stp_enter(const struct stp_probe *p, int state)
 	c->last_stmt = NULL;
 	c->last_error = NULL;
 	c->actions = 0;
+	c->max_actions = p->interruptible ? MAXACTION_INTERRUPTIBLE : MAXACTION;
 	c->out_len = 0;
 	c->out_held = false;
 	c->nesting = 0;

@@ -79,6 +79,7 @@ def generate(program: Program, probes: List[Probe], script_name: str, module: st
         'handlers': handlers,
         'exported_vars': sorted({v for h in handlers for v in h.exported}),
         'points': [{'pp': p.pp, 'pn': program.probes[p.handler].probe.named or p.pp,
+                    'interruptible': p.family in ('lifecycle', 'procfs'),
                     'func': p.func, 'handler': handler_of[p.index],
                     'cond': p.handler if program.probes[p.handler].probe.condition
                     is not None else -1} for p in probes],

@@ -10,6 +10,7 @@ from typing import Dict
 # Run-time limits (SystemTap's names), each overridable with -D NAME=VALUE.
 DEFAULT_LIMITS: Dict[str, str] = {
     'MAXACTION': '1000',
+    'MAXACTION_INTERRUPTIBLE': '(MAXACTION * 10)',   # begin, end, error, procfs
     'MAXMAPENTRIES': '2048',
     'MAXSTRINGLEN': '256',
     'MAXERRORS': '0',
