@@ -383,6 +383,30 @@ probe module("{ko}").function("do_dentry_open").return {{
     assert [int(x) for x in re.findall(r'^return (\d+) n=1$', r.stdout, re.M)] == totals
 
 
+def test_labels(kdir: Path) -> None:
+    """.label("L") lands where the line table puts the first code after the
+    label (DW_TAG_label and the line rows agree); a label the compiler kept
+    no address for, or that is not there, is refused with the labels that are."""
+    (pp, anchor, off), = p2(kdir, 'probe kernel.function("release_task").label("repeat") {}')
+    assert (pp, anchor) == ('kernel.function("release_task").label("repeat")', 'release_task')
+    line = _source_line(kdir, 'kernel/exit.c', 'release_task', 'repeat:')
+    first = None
+    for ln in range(line + 1, line + 10):
+        r = stapgen('-r', str(kdir), '-p2', '-e',
+                    f'probe kernel.statement("release_task@kernel/exit.c:{ln}") {{}}')
+        if r.returncode == 0:
+            first = re.search(r'pc=<release_task\+(0x[0-9a-f]+)>', r.stdout)
+            break
+    assert first is not None and int(first.group(1), 16) == off
+    r = stapgen('-r', str(kdir), '-p2', '-e',
+                'probe kernel.function("release_task").label("no_such") {}')
+    assert r.returncode != 0 and 'no label "no_such" with code in release_task' in r.stderr
+    assert 'its labels with code: ' in r.stderr and 'repeat' in r.stderr
+    r = stapgen('-r', str(kdir), '-p2', '-e',
+                'probe kernel.function("release_task").label("repeat").return {}')
+    assert r.returncode != 0 and "unknown probe point suffix '.label(" in r.stderr
+
+
 def test_vmlinux_that_is_not_elf(tmp_path: Path) -> None:
     text = write(tmp_path, 'vmlinux', 'not an ELF file\n')
     for args in (['-p2', '-e', 'probe kernel.function("vfs_read") {}'],

@@ -105,6 +105,23 @@ class DwarfFile:
             raise Unavailable(f'no inlined instance of {func} at {entry:#x}')
         return self.ranges(cu, inst)
 
+    def labels(self, entry: int, func: str) -> List[Tuple[str, int]]:
+        """The labels of func's out-of-line body at entry that kept an
+        address (name, address), in its blocks too but not in what is
+        inlined into it."""
+        cu, sub = self._subprogram_at(entry, func)
+        out: List[Tuple[str, int]] = []
+        todo = [sub]
+        while todo:
+            for d in todo.pop().iter_children():
+                if d.tag == 'DW_TAG_label':
+                    pc = _attr(d, 'DW_AT_low_pc')
+                    if pc is not None and _name(_origin(d)):
+                        out.append((_name(_origin(d)), pc))
+                elif d.tag == 'DW_TAG_lexical_block':
+                    todo.append(d)
+        return sorted(out, key=lambda x: x[1])
+
     def _named_subprogram(self, pc: int, func: str) -> Tuple[Any, Any]:
         found = [(cu, die) for cu in self.info.iter_CUs()
                  for die in cu.get_top_DIE().iter_children()

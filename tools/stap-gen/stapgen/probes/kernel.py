@@ -40,6 +40,7 @@ class Suffixes:
     ret: bool = False
     exported: bool = False
     maxactive: int = 0
+    label: str = ''             # .label("NAME"): a label of the function
 
 
 class KernelFunction(Family):
@@ -98,17 +99,20 @@ class KprobeFunction(Family):
 
 
 def parse_suffixes(comps: List[n.Component]) -> Suffixes:
-    """.call, .inline, .return, .exported, .maxactive(N) of a function probe."""
+    """.call, .inline, .return, .exported, .maxactive(N), .label("NAME") of a
+    function probe."""
     sx = Suffixes()
     for c in comps:
         if c.name in ('call', 'inline', 'return', 'exported') and c.arg is None:
             setattr(sx, 'ret' if c.name == 'return' else c.name, True)
         elif c.name == 'maxactive' and isinstance(c.arg, int) and c.arg > 0:
             sx.maxactive = c.arg
+        elif c.name == 'label' and isinstance(c.arg, str) and c.arg and len(comps) == 1:
+            sx.label = c.arg
         else:
             raise error(f"unknown probe point suffix '.{c}'", c.pos,
                         hint="kernel.function(...) takes .call, .inline, .return, "
-                             ".exported, .maxactive(N)")
+                             '.exported, .maxactive(N), or .label("NAME") alone')
     if sx.call and sx.inline:
         raise error('.call and .inline exclude each other', comps[0].pos)
     if sx.maxactive and not sx.ret:
@@ -148,6 +152,8 @@ def _function(r: 'Resolver', handler: int, comp: n.Component, sx: 'Suffixes') ->
     if sx.exported:
         assert r.symbols is not None
         names = [x for x in names if r.symbols.is_exported(x)]
+    if sx.label:
+        return _labels(r, handler, comp, names, sx.label, wild)
     out: List[Probe] = []
     skipped: List[str] = []
     elsewhere: List[str] = []
@@ -236,6 +242,49 @@ def _function(r: 'Resolver', handler: int, comp: n.Component, sx: 'Suffixes') ->
         r.no_function(func_pat, comp.pos)
     raise error(f'kernel.function("{pattern}"): no match can be probed', comp.pos,
                 hint='; '.join(skipped[:5]))
+
+
+# -- kernel.function("NAME").label("LABEL") ---------------------------------------
+def _labels(r: 'Resolver', handler: int, comp: n.Component, names: List[str],
+            label: str, wild: bool) -> List[Probe]:
+    """A probe at each label matching label in the out-of-line bodies of
+    names (a label of an inlined copy is not looked for)."""
+    from ..elf.scopes import DwarfFile, Unavailable
+    assert r.symbols is not None and r.dwarf is not None
+    scopes = DwarfFile(r.dwarf, r.index)
+    out: List[Probe] = []
+    have: List[str] = []
+    bodies = 0
+    for name in names:
+        for sym in r.entries(name):
+            if r.refused(sym) is not None or (sym.name != name and r.not_a_clone_of(sym, name)):
+                continue
+            bodies += 1
+            try:
+                found = scopes.labels(sym.addr, name)
+            except Unavailable:
+                continue
+            have += [x for x, _ in found]
+            for lab, addr in found:
+                if not fnmatch.fnmatchcase(lab, label) or not sym.addr <= addr < sym.addr + sym.size:
+                    continue
+                anchor, offset = r.symbols.anchor(addr)
+                out.append(KprobeProbe(
+                    handler, f'kernel.function("{name}").label("{lab}")',
+                    func=name, symbol=anchor, offset=offset,
+                    target='|'.join(r.symbols.aliases(sym)), target_size=sym.size,
+                    pc=addr, func_entry=sym.addr,
+                    why=f'label {lab} in {sym.name}+{addr - sym.addr:#x}'))
+    if out:
+        return out
+    if not bodies:
+        if wild:
+            raise error(f'no function matches "{comp.arg}"', comp.pos)
+        r.no_function(str(comp.arg), comp.pos)
+    raise error(f'no label "{label}" with code in {comp.arg} on this tree', comp.pos,
+                hint=f'its labels with code: {", ".join(sorted(set(have)))}' if have else
+                'the compiler kept no label of it (a label nothing jumps to, or one '
+                'merged away, has no address)')
 
 
 # -- kernel.statement("FUNC@FILE:LINES") -----------------------------------------

@@ -55,7 +55,7 @@ def _module_function(r: 'Resolver', handler: int, mod: n.Component, comps: List[
                     mod.pos)
     fcomp = comps[1]
     sx = parse_suffixes(comps[2:])
-    if sx.call or sx.inline or sx.exported:
+    if sx.call or sx.inline or sx.exported or sx.label:
         raise error(f'{family} probes take only .return and .maxactive(N) for now',
                     comps[2].pos)
     paths_ = kmodule.find(spec, r.objtree)

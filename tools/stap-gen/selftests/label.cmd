@@ -1,0 +1,1 @@
+sleep 0; sleep 0; sleep 0
