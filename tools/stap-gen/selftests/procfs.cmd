@@ -1,1 +1,1 @@
-d=$(echo /proc/stapgen_*); cat $d/greeting >/dev/null; echo world > $d/greeting; echo "$(head -n 1 $d/greeting)" > $d/greeting; echo "$(cat $d/command)" > $d/greeting; ls -l $d/command | cut -c1-10 > $d/greeting
+d=$(echo /proc/stapgen_*); cat $d/greeting >/dev/null; echo world > $d/greeting; echo "$(head -n 1 $d/greeting)" > $d/greeting; echo "$(cat $d/command)" > $d/greeting; wc -c < $d/big > $d/greeting; tail -c 10 $d/big > $d/greeting; ls -l $d/command | cut -c1-10 > $d/greeting

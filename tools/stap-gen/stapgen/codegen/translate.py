@@ -677,6 +677,8 @@ class Translator:
         v = self._expr(e.value)
         fv = self.s.ps.family_vars.get(t.base[1:]) if isinstance(t, n.Target) else None
         if fv is not None and fv.type == n.STRING:
+            if op == '.=' and fv.append:
+                return f'({fv.append}(c, {v}), {fv.get}(c))'
             if op == '.=':
                 v = f'stp_concat({self._temp()}, {fv.get}(c), {v})'
             return f'({fv.set}(c, {v}), {fv.get}(c))'

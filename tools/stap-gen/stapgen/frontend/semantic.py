@@ -48,6 +48,7 @@ class FamilyVar:
     get: str                        # C: stp_...(c)
     set: str = ''                   # C: stp_...(c, value), '' if read only
     guru: bool = False              # writing it needs -g
+    append: str = ''                # C: stp_...(c, s) for .= in place (a string's)
 
 
 # the variables a probe's family provides (None: its points are of no one family)

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 NAME = re.compile(r'[A-Za-z0-9_.-]{1,64}$')
 RESERVED = ('output', 'control')        # the runner's own files in that directory
-VALUE = {'value': FamilyVar(n.STRING, 'stp_procfs_value', 'stp_procfs_set_value')}
+VALUE = {'value': FamilyVar(n.STRING, 'stp_procfs_value', 'stp_procfs_set_value',
+                            append='stp_procfs_append_value')}
+MAXSIZE = 1 << 20                       # .maxsize(N): what one open may allocate
 
 
 @dataclass
@@ -87,6 +89,9 @@ class Procfs(Family):
             c = comps.pop(0)
             if not isinstance(c.arg, int) or c.arg <= 0:
                 raise error('.maxsize(N) takes a positive number of bytes', c.pos)
+            if c.arg > MAXSIZE:
+                raise error(f'.maxsize({c.arg}): a procfs file holds at most {MAXSIZE} bytes',
+                            c.pos, hint='each open of the file allocates that much')
             maxsize = c.arg
         if comps:
             raise error(f"unknown procfs probe suffix '.{comps[0].name}'", comps[0].pos,
