@@ -8,6 +8,7 @@ string concatenation operator `.` and the `in` membership test.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
@@ -496,6 +497,11 @@ def p_target_at(p: Any) -> None:
     if name in ('entry', 'defined'):
         if len(args) != 1:
             raise error(f'{p[1]} takes one expression', pos)
+        if name == 'defined' and _chosen(args[0]):
+            # @defined(@choose_defined(A, B)...): either resolves
+            p[0] = n.Binary(pos, '||', n.Defined(pos, args[0].then),
+                            n.Defined(pos, args[0].other))
+            return
         if name == 'defined' and not isinstance(args[0], (n.Target, n.Entry)):
             raise error('@defined takes a target expression ($var, @cast, @var)', pos)
         p[0] = (n.Entry if name == 'entry' else n.Defined)(pos, args[0])
@@ -560,18 +566,35 @@ def _walkable(p: Any, what: str) -> n.Target:
     return t
 
 
+def _chosen(t: Any) -> bool:
+    """Whether t is what @choose_defined(A, B) made: A if @defined(A) else B."""
+    return isinstance(t, n.Ternary) and isinstance(t.cond, n.Defined) and t.cond.expr is t.then
+
+
+def _step(p: Any, what: str, step: n.Step) -> None:
+    """p[1] followed by step; @choose_defined(A, B)->m is A->m where A
+    resolves, else B->m."""
+    def add(t: Any, s: n.Step) -> None:
+        if _chosen(t):
+            add(t.then, s)
+            add(t.other, copy.deepcopy(s))
+        elif isinstance(t, n.Target) and not t.base.startswith('$$') and not t.pretty:
+            t.steps.append(s)
+        else:
+            raise error(f'{what} applies to a target variable ($var, @cast, @var)',
+                        _pos(p, 2))
+    add(p[1], step)
+    p[0] = p[1]
+
+
 def p_target_member(p: Any) -> None:
     '''target : target ARROW IDENT'''
-    t = _walkable(p, '->')
-    t.steps.append(n.Step(_pos(p, 3), member=p[3]))
-    p[0] = t
+    _step(p, '->', n.Step(_pos(p, 3), member=p[3]))
 
 
 def p_target_index(p: Any) -> None:
     '''target : target '[' expr ']' '''
-    t = _walkable(p, '[...]')
-    t.steps.append(n.Step(_pos(p, 2), index=p[3]))
-    p[0] = t
+    _step(p, '[...]', n.Step(_pos(p, 2), index=p[3]))
 
 
 def p_target_pretty(p: Any) -> None:
