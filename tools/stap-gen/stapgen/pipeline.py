@@ -99,6 +99,8 @@ class Pipeline:
         self._macros_found: Dict[str, Any] = {}
         # tapset files the tree's .config leaves out: (file, options, aliases)
         self._absent: List[Tuple[Path, List[str], List[str]]] = []
+        # the arguments of the script being parsed (argv.stp.j2 is made from them)
+        self.script_args: List[str] = list(self.options.args)
 
     # -- the tree and what is read from it, opened on first use ------------------------
     @property
@@ -257,8 +259,9 @@ class Pipeline:
               guru: Optional[bool] = None) -> Parsed:
         """source checked; args and guru, when given, instead of the options'."""
         library = self.library()
+        self.script_args = self.options.args if args is None else args
         script = parser.parse(source, lambda name: self.tree().fact(name),
-                              self.options.args if args is None else args,
+                              self.script_args,
                               self._macros_found, library)
         return Parsed(source, script, semantic.check(
             script, self.options.guru if guru is None else guru, family_variables))

@@ -5,7 +5,7 @@ comments of the kit's tapsets (kernel-templates/*/tapset/).
     python -m stapgen.dev.tapsetdoc            rewrite the page
     python -m stapgen.dev.tapsetdoc --check    exit 1 if it is not current
 
-Each documented function or probe alias is one entry: its signature (the
+Each documented function, probe alias or global is one entry: its signature (the
 line after the comment), its summary, its parameters and its description.
 """
 
@@ -22,7 +22,7 @@ from .. import paths
 PAGE = Path('Documentation') / 'trace' / 'stap-gen' / 'tapsets.rst'
 
 _COMMENT = re.compile(r'^/\*\*\n(?P<body>(?: \*.*\n)*?) \*/\n(?P<decl>[^\n]*)', re.M)
-_HEAD = re.compile(r'(?:sfunction|probe)\s+(?P<name>\S+)\s+-\s+(?P<summary>.*)')
+_HEAD = re.compile(r'(?:sfunction|probe|global)\s+(?P<name>\S+)\s+-\s+(?P<summary>.*)')
 
 
 def entries(text: str) -> Iterator[Tuple[str, str, List[Tuple[str, str]], str]]:
@@ -47,6 +47,8 @@ def entries(text: str) -> Iterator[Tuple[str, str, List[Tuple[str, str]], str]]:
             elif desc or ln.strip():
                 desc.append(ln.strip())
         decl = m.group('decl').split('%{')[0].rstrip(' {=').strip()
+        if decl.startswith('global '):
+            decl = decl.split('=')[0].strip()      # not its initial value
         yield decl, head.group('summary'), params, ' '.join(x for x in desc if x).strip()
 
 

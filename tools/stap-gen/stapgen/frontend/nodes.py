@@ -346,6 +346,9 @@ class Script:
     functions: List[Function]
     aliases: List[Alias] = field(default_factory=list)
     embedded: List[Embedded] = field(default_factory=list)
+    # a library unit made for one script (argv from its arguments): linked
+    # into that script, not kept for the next
+    one_script: bool = False
 
 
 def walk(node: object) -> Iterator[Node]:

@@ -869,8 +869,9 @@ class Library:
                 trust(u)
 
     def link(self, script: n.Script) -> None:
-        taken: List[int] = []
+        taken: Set[int] = set()
         linked: List[n.Function] = []
+        own: List[n.Script] = []        # units made for this script alone
         while True:
             wanted = _uses(script)
             defined = ({f.name for f in script.functions} | {a.name for a in script.aliases} |
@@ -879,15 +880,14 @@ class Library:
                 for u in gen.units(wanted - defined):
                     if self.trusted:
                         trust(u)
-                    self.units.append(u)
-            more = [i for i, u in enumerate(self.units) if i not in taken and
+                    (own if u.one_script else self.units).append(u)
+            more = [u for u in self.units + own if id(u) not in taken and
                     _provides(u, wanted - defined)]
             if not more:
                 _keep_locals(script, linked)
                 return
-            for i in more:
-                taken.append(i)
-                u = self.units[i]
+            for u in more:
+                taken.add(id(u))
                 # a function the script defines itself (name and arity) is its own;
                 # one of another arity is an overload (overload.resolve)
                 have = {(x.name, len(x.params)) for x in script.functions}

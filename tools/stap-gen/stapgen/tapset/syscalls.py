@@ -264,9 +264,15 @@ def _argstr(shown: List[Tuple[str, str, str]]) -> str:
     return f'({cond}) ? {fmt(shown)} : {fmt([x for x in shown if not x[2]])}'
 
 
+def stp_string(s: str) -> str:
+    """s as a script string literal."""
+    return '"' + s.replace('\\', '\\\\').replace('"', '\\"').replace('\n', '\\n') + '"'
+
+
 class Generator:
     """Library units for syscall.NAME[.return], nd_syscall.NAME[.return],
-    syscall_name() and errno_str()/errno_p(), made when a script wants them."""
+    syscall_name() and errno_str()/errno_p(), and argc/argv (from the
+    script's arguments), made when a script wants them."""
 
     def __init__(self, pipe: Any, macros: Dict[str, Any]) -> None:
         self.pipe = pipe
@@ -341,6 +347,10 @@ class Generator:
                 self.made.add('errno')
                 out.append(self._render('errno.stp.j2', {'errnos': self.header_names(
                     ERRNO_HEADERS, 'E', 4096)}))
+            elif w in ('argc', 'argv') and not any(u.one_script for u in out):
+                unit = self._render('argv.stp.j2', {'args': self.pipe.script_args})
+                unit.one_script = True
+                out.append(unit)
             elif w == '_signal_name' and 'signals' not in self.made:
                 self.made.add('signals')
                 out.append(self._render('signal_name.stp.j2', {'signals': self.header_names(
@@ -416,6 +426,7 @@ class Generator:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(path.parent)),
                                  undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                  trim_blocks=True, lstrip_blocks=True)
+        env.filters['stp_string'] = stp_string
         env.filters['symbol_point'] = lambda sym: f'kprobe.function("{sym}")'
         env.filters['dwarf_point'] = lambda sym: (f'kernel.function("{sym}")'
                                                   if self.pipe.index().functions(sym) else
