@@ -79,6 +79,7 @@ class Ternary(Expr):
     cond: Expr
     then: Expr
     other: Expr
+    chosen: bool = False        # @choose_defined(then, other): cond is @defined(then)
 
 
 @dataclass

@@ -498,9 +498,7 @@ def p_target_at(p: Any) -> None:
         if len(args) != 1:
             raise error(f'{p[1]} takes one expression', pos)
         if name == 'defined' and _chosen(args[0]):
-            # @defined(@choose_defined(A, B)...): either resolves
-            p[0] = n.Binary(pos, '||', n.Defined(pos, args[0].then),
-                            n.Defined(pos, args[0].other))
+            p[0] = _defined_of(args[0], pos)
             return
         if name == 'defined' and not isinstance(args[0], (n.Target, n.Entry)):
             raise error('@defined takes a target expression ($var, @cast, @var)', pos)
@@ -511,10 +509,10 @@ def p_target_at(p: Any) -> None:
         if len(args) != 2:
             raise error('@choose_defined takes two expressions', pos)
         a = args[0]
-        if not isinstance(a, (n.Target, n.Entry)):
+        if not isinstance(a, (n.Target, n.Entry)) and not _chosen(a):
             raise error('@choose_defined takes a target expression ($var, @cast, @var) first',
                         pos)
-        p[0] = n.Ternary(pos, n.Defined(pos, a), a, args[1])
+        p[0] = n.Ternary(pos, _defined_of(a, pos), a, args[1], chosen=True)
         return
     if name == 'cast':
         if len(args) not in (2, 3) or not all(isinstance(a, n.String) for a in args[1:]):
@@ -568,7 +566,16 @@ def _walkable(p: Any, what: str) -> n.Target:
 
 def _chosen(t: Any) -> bool:
     """Whether t is what @choose_defined(A, B) made: A if @defined(A) else B."""
-    return isinstance(t, n.Ternary) and isinstance(t.cond, n.Defined) and t.cond.expr is t.then
+    return isinstance(t, n.Ternary) and t.chosen
+
+
+def _defined_of(t: Any, pos: Pos) -> n.Expr:
+    """@defined(t); of @choose_defined(A, B), whether either resolves.  It
+    refers to t's targets themselves, so a ->member added to them later
+    is asked about too."""
+    if _chosen(t):
+        return n.Binary(pos, '||', _defined_of(t.then, pos), _defined_of(t.other, pos))
+    return n.Defined(pos, t)
 
 
 def _step(p: Any, what: str, step: n.Step) -> None:
