@@ -778,7 +778,7 @@ class Translator:
                 # the callee's frame is reused by the next call: copy now
                 return f'stp_strset({self._temp()}, {call})'
             return call
-        if name in ('print', 'println') and isinstance(e.args[0], n.StatOp):
+        if name in ('print', 'println') and e.args and isinstance(e.args[0], n.StatOp):
             h = e.args[0]
             if h.op not in ('hist_log', 'hist_linear'):
                 return f'stp_printf(c, "%lld{chr(92) + "n" if name == "println" else ""}", ' \
@@ -800,6 +800,8 @@ class Translator:
 
     def _builtin(self, e: n.Call, a: List[str]) -> str:
         name = e.name
+        if name == 'println' and not e.args:
+            return 'stp_printf(c, "\\n")'
         if name in ('print', 'println') and len(e.args) > 1:
             nl = '\\n' if name == 'println' else ''
             fmt = ''.join('%s' if x.type == n.STRING else '%lld' for x in e.args)
