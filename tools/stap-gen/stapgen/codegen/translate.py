@@ -10,6 +10,8 @@ script line it came from, so a compiler message points at the script.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -221,6 +223,11 @@ class Translator:
     def _embedded_expr(self, e: n.EmbeddedExpr) -> str:
         cast = 'const char *' if e.type == n.STRING else 's64'
         skipped, code = tidy_c(e.code)
+        # in a function, STAP_ARG_name is its argument, as in an embedded body
+        params = set(self.s.ps.params) if self.s.ps.function is not None else set()
+        code = re.sub(r'\bSTAP_ARG_(\w+)\b',
+                      lambda m: f'(l->v_{m.group(1)})' if m.group(1) in params else m.group(0),
+                      code)
         if '\n' not in code:
             return f'(({cast})({code.strip()}))'
         return (f'(({cast})(\n#line {e.pos.line + skipped} "{c_string(self._file(e))}"\n'
