@@ -331,7 +331,14 @@ def p_stmt_empty(p: Any) -> None:
 def p_stmt_expr(p: Any) -> None:
     '''stmt : expr ';'
             | expr'''
-    p[0] = n.ExprStmt(p[1].pos, p[1])
+    e = p[1]
+    if isinstance(e, n.Ternary):
+        # c ? printf(a) : printf(b) as a statement: one branch runs, its
+        # value unused, so the branches need have none
+        p[0] = n.If(e.pos, e.cond, n.ExprStmt(e.then.pos, e.then),
+                    n.ExprStmt(e.other.pos, e.other))
+        return
+    p[0] = n.ExprStmt(e.pos, e)
 
 
 def p_stmt_if(p: Any) -> None:
@@ -814,6 +821,7 @@ def parse(source: Source, facts: Optional[Callable[[str], Optional[str]]] = None
     script = parse_unit(source, facts, [] if args is None else args, macros)
     if library is not None:
         library.link(script)
+    _shadowing_params(script)
     return _drop_unused_library(elide.elide(expand_aliases(overload.resolve(script))))
 
 
@@ -914,13 +922,34 @@ class Library:
 def _keep_locals(script: n.Script, functions: List[n.Function]) -> None:
     """A tapset function's locals stay its own: a script's `global n` does
     not turn the `n` of a library function into that global (it sees the
-    tapsets' globals only).  Such a local is renamed out of the way."""
+    tapsets' globals only).  Such a local (or argument) is renamed out of
+    the way."""
     mine = {g.name for g in script.globals if not g.library}
-    if not mine:
+    for f in functions:
+        _rename_locals(f, mine, '__tapset_')
+
+
+def _shadowing_params(script: n.Script) -> None:
+    """A function's argument named like a global is the argument there, as
+    in SystemTap (tcp_trace.stp's state_num2str(state) beside its global
+    array state); it is renamed out of the way of the global."""
+    names = {g.name for g in script.globals}
+    for f in script.functions:
+        if not f.library:
+            _rename_locals(f, {p.name for p in f.params} & names, '__arg_', params_only=True)
+
+
+def _rename_locals(f: n.Function, names: Set[str], prefix: str,
+                   params_only: bool = False) -> None:
+    """Rename, in f (not one in C: STAP_ARG_x names its argument), its
+    locals in names, arguments included (with params_only, only those)."""
+    if f.embedded is not None or not names:
         return
+    if params_only:
+        names = names & {p.name for p in f.params}
 
     def rename(name: str) -> str:
-        return f'__tapset_{name}' if name in mine else name
+        return f'{prefix}{name}' if name in names else name
 
     def walk(node: Any) -> None:
         if isinstance(node, n.Var):
@@ -938,9 +967,9 @@ def _keep_locals(script: n.Script, functions: List[n.Function]) -> None:
             for x in node:
                 walk(x)
 
-    for f in functions:
-        if f.embedded is None:
-            walk(f.body)
+    for p in f.params:
+        p.name = rename(p.name)
+    walk(f.body)
 
 
 class Generator(Protocol):
