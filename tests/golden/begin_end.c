@@ -317,9 +317,9 @@ static const struct stp_probe stp_probes[] = {
 	{ .pp = "end", .pn = "end",
 	  .func = "", .handler = stp_handler_1,
 	  .cond = -1, .interruptible = true },
-#line 272 "kernel-templates/common/module.c.j2"
+#line 273 "kernel-templates/common/module.c.j2"
 };
-#line 274 "kernel-templates/common/module.c.j2"
+#line 275 "kernel-templates/common/module.c.j2"
 
 /* function square: its frame is one level deeper in the context */
 static s64 stp_fn_square(struct stp_context *c, s64 a_x)
@@ -332,7 +332,7 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	}
 	l = &c->frames[++c->nesting].p2;
 	memset(l, 0, sizeof(*l));
-#line 287 "kernel-templates/common/module.c.j2"
+#line 288 "kernel-templates/common/module.c.j2"
 	l->v_x = a_x;
 #line 4 "begin_end.stp"
 	if (!stp_action(c, "begin_end.stp:4:22"))
@@ -340,24 +340,24 @@ static s64 stp_fn_square(struct stp_context *c, s64 a_x)
 	l->retval = (s64)((u64)(l->v_x) * (u64)(l->v_x));
 	goto out;
 out:
-#line 290 "kernel-templates/common/module.c.j2"
+#line 291 "kernel-templates/common/module.c.j2"
 	c->nesting--;
 	return l->retval;
 }
-#line 296 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_counts_lock, &stp_g_total_lock };
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 304 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 2, &flags))
 		return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 7 "begin_end.stp"
@@ -400,24 +400,24 @@ static void stp_handler_0(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_by_key, &(struct stp_key){ { 0, 2LL }, { "b", NULL } }, 9LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 313 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 2, flags);
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 296 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_1[] = { &stp_g_by_key_lock, &stp_g_counts_lock, &stp_g_lat_lock, &stp_g_top_lock };
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 304 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_1, 4, &flags))
 		return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 17 "begin_end.stp"
@@ -505,9 +505,9 @@ caught1: __maybe_unused;
 		(void)(stp_printf(c, "caught %s\n", l->v_msg));
 	}
 out:
-#line 313 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_1, 4, flags);
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -586,7 +586,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 332 "kernel-templates/common/module.c.j2"
+#line 333 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -237,14 +237,14 @@ static const struct stp_probe stp_probes[] = {
 	{ .pp = "kernel.function(\"use_outer@fixture.c:57\").return", .pn = "kernel.function(\"use_outer@fixture.c:57\").return",
 	  .func = "use_outer", .handler = stp_handler_1_1,
 	  .cond = -1 },
-#line 272 "kernel-templates/common/module.c.j2"
+#line 273 "kernel-templates/common/module.c.j2"
 };
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 2 "function_args.stp"
@@ -255,16 +255,16 @@ static void stp_handler_0_0(struct stp_context *c)
 	if (!stp_action(c, "function_args.stp:4:2"))
 		goto out;
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "function_args.stp"
@@ -272,20 +272,20 @@ static void stp_handler_1_1(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%lld %lld %s\n", (long long)((s64)stp_trunc(stp_return_value(c), 4, 1)), (long long)(c->entry[0]), c->probe->func));
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 320 "kernel-templates/common/module.c.j2"
+#line 321 "kernel-templates/common/module.c.j2"
 
 /* what the .return probe of handler 1_1 reads, saved at the function's entry */
 static void stp_entry_1_1(struct stp_context *c)
 {
 	struct stp_locals_1_1 *l = &c->frames[0].p1_1;
 
-#line 327 "kernel-templates/common/module.c.j2"
+#line 328 "kernel-templates/common/module.c.j2"
 	c->entry[0] = (s64)stp_trunc(stp_dwreg(c, 4), 4, 1);
-#line 329 "kernel-templates/common/module.c.j2"
+#line 330 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -615,7 +615,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 332 "kernel-templates/common/module.c.j2"
+#line 333 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

@@ -312,14 +312,14 @@ static const struct stp_probe stp_probes[] = {
 	{ .pp = "end", .pn = "end",
 	  .func = "", .handler = stp_handler_3,
 	  .cond = -1, .interruptible = true },
-#line 272 "kernel-templates/common/module.c.j2"
+#line 273 "kernel-templates/common/module.c.j2"
 };
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_0(struct stp_context *c)
 {
 	struct stp_locals_0_0 *l = &c->frames[0].p0_0;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -329,16 +329,16 @@ static void stp_handler_0_0(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_1(struct stp_context *c)
 {
 	struct stp_locals_0_1 *l = &c->frames[0].p0_1;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -348,16 +348,16 @@ static void stp_handler_0_1(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(stp_dwreg(c, 5), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0_2(struct stp_context *c)
 {
 	struct stp_locals_0_2 *l = &c->frames[0].p0_2;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 3 "placement.stp"
@@ -367,16 +367,16 @@ static void stp_handler_0_2(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_hits, &(struct stp_key){ { 0, (s64)stp_trunc(((u64)stp_dwreg(c, 5) + 0x1ULL), 4, 1) }, { c->probe->pp, NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1_3(struct stp_context *c)
 {
 	struct stp_locals_1_3 *l = &c->frames[0].p1_3;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "placement.stp"
@@ -384,16 +384,16 @@ static void stp_handler_1_3(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "acc=%lld i=%lld\n", (long long)((s64)stp_trunc(stp_dwreg(c, 1), 4, 1)), (long long)((s64)stp_trunc(stp_dwreg(c, 2), 4, 1))));
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 5 "placement.stp"
@@ -401,24 +401,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->func));
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 296 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_hits_lock };
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 304 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 1, &flags))
 		return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "placement.stp"
@@ -444,9 +444,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 313 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 1, flags);
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -803,7 +803,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 332 "kernel-templates/common/module.c.j2"
+#line 333 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

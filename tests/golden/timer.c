@@ -293,22 +293,22 @@ static const struct stp_probe stp_probes[] = {
 	{ .pp = "end", .pn = "end",
 	  .func = "", .handler = stp_handler_3,
 	  .cond = -1, .interruptible = true },
-#line 272 "kernel-templates/common/module.c.j2"
+#line 273 "kernel-templates/common/module.c.j2"
 };
-#line 296 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_0[] = { &stp_g_ticks_lock };
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_0(struct stp_context *c)
 {
 	struct stp_locals_0 *l = &c->frames[0].p0;
-#line 304 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_0, 1, &flags))
 		return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 4 "timer.stp"
@@ -325,16 +325,16 @@ static void stp_handler_0(struct stp_context *c)
 		(void)((stp_request_exit(), 0));
 	}
 out:
-#line 313 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_0, 1, flags);
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_1(struct stp_context *c)
 {
 	struct stp_locals_1 *l = &c->frames[0].p1;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 8 "timer.stp"
@@ -344,16 +344,16 @@ static void stp_handler_1(struct stp_context *c)
 		(void)(stp_pmap_add(c, &stp_g_prof, &(struct stp_key){ { stp_cpu() }, { NULL } }, 1LL, -1, 0LL, 0LL, 0LL));
 	}
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_2(struct stp_context *c)
 {
 	struct stp_locals_2 *l = &c->frames[0].p2;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 9 "timer.stp"
@@ -361,24 +361,24 @@ static void stp_handler_2(struct stp_context *c)
 		goto out;
 	(void)(stp_printf(c, "%s\n", c->probe->pp));
 out:
-#line 315 "kernel-templates/common/module.c.j2"
+#line 316 "kernel-templates/common/module.c.j2"
 	return;
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
-#line 296 "kernel-templates/common/module.c.j2"
+#line 297 "kernel-templates/common/module.c.j2"
 
 static raw_spinlock_t *const stp_locks_3[] = { &stp_g_prof_lock, &stp_g_ticks_lock };
-#line 299 "kernel-templates/common/module.c.j2"
+#line 300 "kernel-templates/common/module.c.j2"
 
 static void stp_handler_3(struct stp_context *c)
 {
 	struct stp_locals_3 *l = &c->frames[0].p3;
-#line 304 "kernel-templates/common/module.c.j2"
+#line 305 "kernel-templates/common/module.c.j2"
 	unsigned long flags;
 
 	if (!stp_lock_globals(stp_locks_3, 2, &flags))
 		return;
-#line 309 "kernel-templates/common/module.c.j2"
+#line 310 "kernel-templates/common/module.c.j2"
 
 	memset(l, 0, sizeof(*l));
 #line 11 "timer.stp"
@@ -407,9 +407,9 @@ static void stp_handler_3(struct stp_context *c)
 		}
 	}
 out:
-#line 313 "kernel-templates/common/module.c.j2"
+#line 314 "kernel-templates/common/module.c.j2"
 	stp_unlock_globals(stp_locks_3, 2, flags);
-#line 317 "kernel-templates/common/module.c.j2"
+#line 318 "kernel-templates/common/module.c.j2"
 }
 #line 2 "kernel-templates/common/runtime/probes.h.j2"
 /*
@@ -575,7 +575,7 @@ static int stp_register_probes(void)
 #line 46 "kernel-templates/common/runtime/probes.h.j2"
 	return ret;
 }
-#line 332 "kernel-templates/common/module.c.j2"
+#line 333 "kernel-templates/common/module.c.j2"
 #include "runtime/control.h"
 
 /*

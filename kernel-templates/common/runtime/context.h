@@ -33,6 +33,7 @@ struct stp_probe {
 	void (*handler)(struct stp_context *c);
 	int cond;		/* probe P if (cond): its slot in stp_cond_want[]; else -1 */
 	bool interruptible;	/* runs in process context: MAXACTION_INTERRUPTIBLE */
+	bool syscall_args;	/* a syscall alias's: *_arg(n) are the syscall's arguments */
 };
 
 /* Where a kprobe sits in the running kernel: for backtraces. */

@@ -5,6 +5,7 @@
  */
 
 #include <linux/ptrace.h>
+#include <asm/syscall.h>
 
 #ifndef CONFIG_X86_64
 #error "stap-gen: the registers tapset knows the x86-64 registers only"
@@ -85,21 +86,30 @@ static __maybe_unused s64 stp_register(struct stp_context *c, const char *name, 
  * Argument @n (from 1) of the probed function, at its entry: rdi, rsi,
  * rdx, rcx, r8, r9, then the stack above the return address (0 when
  * that is off the stack); cut to @size bytes, sign- or zero-extended.
+ * In a syscall alias (syscall.NAME, nd_syscall.NAME) it is the syscall's
+ * argument, from the user registers it was entered with, as in SystemTap:
+ * the probed wrapper's only argument is a pointer to those.
  */
 static __maybe_unused s64 stp_arg(struct stp_context *c, s64 n, int size, bool is_signed)
 {
 	struct pt_regs *regs = stp_probe_regs(c);
+	unsigned long sys[6];
 	u64 v;
 
 	if (!regs)
 		return 0;
-	if (n < 1 || n > 32) {
+	if (n < 1 || n > (c->probe->syscall_args ? ARRAY_SIZE(sys) : 32)) {
 		snprintf(c->error_buf, sizeof(c->error_buf), "cannot read argument %lld", n);
 		stp_error(c, c->error_buf);
 		return 0;
 	}
-	/* the kernel's accessor: past the sixth, a stack slot it checks is on the stack */
-	v = regs_get_kernel_argument(regs, n - 1);
+	if (c->probe->syscall_args) {
+		syscall_get_arguments(current, task_pt_regs(current), sys);
+		v = sys[n - 1];
+	} else {
+		/* the kernel's accessor: past the sixth, a stack slot it checks is on the stack */
+		v = regs_get_kernel_argument(regs, n - 1);
+	}
 	return stp_trunc(v, size, is_signed);
 }
 

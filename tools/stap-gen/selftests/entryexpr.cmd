@@ -1,1 +1,1 @@
-cat /proc/version >/dev/null
+dd if=/proc/version of=/dev/null bs=4096 count=1 2>/dev/null

@@ -80,6 +80,7 @@ def generate(program: Program, probes: List[Probe], script_name: str, module: st
         'exported_vars': sorted({v for h in handlers for v in h.exported}),
         'points': [{'pp': p.pp, 'pn': program.probes[p.handler].probe.named or p.pp,
                     'interruptible': p.family in ('lifecycle', 'procfs'),
+                    'syscall_args': program.probes[p.handler].probe.syscall_args,
                     'func': p.func, 'handler': handler_of[p.index],
                     'cond': p.handler if program.probes[p.handler].probe.condition
                     is not None else -1} for p in probes],
@@ -170,8 +171,8 @@ class Sites:
         """r's scope, or Unavailable saying why it has none."""
         return r.site(self)
 
-    def __call__(self, probe: int) -> List[Tuple[object, Optional[Site], str]]:
-        out: List[Tuple[object, Optional[Site], str]] = []
+    def __call__(self, probe: int) -> List[Tuple[object, Optional[Site], str, bool]]:
+        out: List[Tuple[object, Optional[Site], str, bool]] = []
         for r in self.probes:
             if r.handler != probe:
                 continue
@@ -180,5 +181,5 @@ class Sites:
                 site = self.site(r)
             except Unavailable as u:
                 why = str(u)
-            out.append((self.key(r), site, why))
+            out.append((self.key(r), site, why, bool(getattr(r, 'ret', False))))
         return out

@@ -133,15 +133,18 @@ class Translator:
         self.symbols: Any = None        # the tree's SymbolTable, for @var
         self.dwarf_file: Optional[Callable[[], Any]] = None    # for @cast anywhere
         self.site_problem = ''
+        self.ret = False
         self.at_entry = False
         self.regexes: Dict[str, int] = {}      # pattern: its number in the module
         self.programs: Dict[int, regex.Program] = {}
 
     # -- per probe ----------------------------------------------------------
     def handler(self, ps: ProbeSym, site: Optional[Site] = None, index: object = None,
-                site_problem: str = '') -> Handler:
-        """ps's body as C; with a site, bound to that probe point's variables."""
+                site_problem: str = '', ret: bool = False) -> Handler:
+        """ps's body as C; with a site, bound to that probe point's variables;
+        ret: the point is a function's return (with or without DWARF)."""
         self.s = _Scope(ps)
+        self.ret = ret
         self.binder = Binder(site, self._temp, self._expr, self.symbols,
                              self.dwarf_file() if self.dwarf_file else None)
         self.site_problem = site_problem
@@ -600,8 +603,11 @@ class Translator:
         return b.value(e)
 
     def _entry(self, e: n.Entry) -> str:
-        site = self._binder(e).site
-        if site is None or not site.ret:
+        # a return probe without DWARF saves expressions of no target
+        # variable (@entry(gettimeofday_ns())); a target in one says why not
+        assert self.binder is not None
+        site = self.binder.site
+        if not (site.ret if site is not None else self.ret):
             raise error('@entry(...) belongs in a .return probe', e.pos)
         return self._save_at_entry(e.expr)
 
@@ -944,13 +950,13 @@ CALLS = {
 
 
 def translate(program: Program, script_name: str,
-              sites: Optional[Callable[[int], List[Tuple[object, Any, str]]]] = None,
+              sites: Optional[Callable[[int], List[Tuple[object, Any, str, bool]]]] = None,
               symbols: Any = None) -> List[Handler]:
     """Handlers of the probes, then of the script's functions.
 
     A probe that reads target variables gets one handler per probe point,
     bound to that point's DWARF: sites(probe index) gives (handler index,
-    site or None, why there is no site) for each.
+    site or None, why there is no site, whether it is a return) for each.
     """
     tr = Translator(program, script_name)
     tr.symbols = symbols
@@ -958,7 +964,8 @@ def translate(program: Program, script_name: str,
     out: List[Handler] = []
     for ps in program.probes:
         if ps.uses_targets and sites is not None:
-            out += [tr.handler(ps, site, index, why) for index, site, why in sites(ps.index)]
+            out += [tr.handler(ps, site, index, why, ret)
+                    for index, site, why, ret in sites(ps.index)]
         else:
             out.append(tr.handler(ps))
     return out + [tr.handler(fs) for _, fs in sorted(program.functions.items())]

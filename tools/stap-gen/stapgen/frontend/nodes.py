@@ -291,6 +291,7 @@ class Probe(Node):
     body: Block
     condition: Optional[Expr] = None    # probe P if (cond): armed while cond holds
     named: Optional[str] = None         # the alias the script's point matched (pn())
+    syscall_args: bool = False          # through a syscall alias: *_arg(n) are the syscall's
 
 
 @dataclass
@@ -300,6 +301,7 @@ class Alias(Node):
     points: List[ProbePoint]
     body: Block
     epilogue: bool = False
+    syscall_args: bool = False  # syscall.NAME: *_arg(n) in it read the syscall's arguments
 
 
 @dataclass

@@ -1111,10 +1111,12 @@ def _expand_probe(probe: n.Probe, aliases: Dict[str, n.Alias], depth: int) -> Li
                 if al.body.body else []
             stmts = body + probe.body.body if not al.epilogue else probe.body.body + body
             inner = n.Probe(probe.pos, points, n.Block(probe.body.pos, stmts),
-                            probe.condition, probe.named or al.name)
+                            probe.condition, probe.named or al.name,
+                            probe.syscall_args or al.syscall_args)
             out += _expand_probe(inner, aliases, depth + 1)
     if plain:
-        out.insert(0, n.Probe(probe.pos, plain, probe.body, probe.condition, probe.named))
+        out.insert(0, n.Probe(probe.pos, plain, probe.body, probe.condition, probe.named,
+                              probe.syscall_args))
     return out
 
 

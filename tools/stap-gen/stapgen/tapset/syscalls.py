@@ -363,8 +363,11 @@ class Generator:
                     self.made.add(name)
                     pending.append(name)
         if pending:
-            out.append(self._render('syscalls.stp.j2', {
-                'syscalls': [self.syscall(name) for name in pending]}))
+            unit = self._render('syscalls.stp.j2', {
+                'syscalls': [self.syscall(name) for name in pending]})
+            for a in unit.aliases:
+                a.syscall_args = True
+            out.append(unit)
             self.save()
         return out
 
