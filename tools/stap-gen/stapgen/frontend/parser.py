@@ -1094,6 +1094,20 @@ def _matching_aliases(pt: n.ProbePoint, aliases: Dict[str, n.Alias]) -> List[n.A
             and key.count('.') == name.count('.')]
 
 
+def _alias_with_suffix(pt: n.ProbePoint, aliases: Dict[str, n.Alias]
+                       ) -> Tuple[List[n.Alias], List[n.Component]]:
+    """ALIAS.SUFFIX: the alias the longest leading part of pt names, and
+    the rest, which goes after each of its points (an alias of
+    syscall.{open,close} probed as ALIAS.return probes their returns)."""
+    comps = pt.components
+    for k in range(len(comps) - 1, 0, -1):
+        found = _matching_aliases(n.ProbePoint(pt.pos, comps[:k], pt.optional,
+                                               pt.sufficient), aliases)
+        if found:
+            return found, comps[k:]
+    return [], []
+
+
 def _expand_probe(probe: n.Probe, aliases: Dict[str, n.Alias], depth: int) -> List[n.Probe]:
     if depth > 32:
         raise error('probe aliases name each other in a loop', probe.pos)
@@ -1101,11 +1115,14 @@ def _expand_probe(probe: n.Probe, aliases: Dict[str, n.Alias], depth: int) -> Li
     out: List[n.Probe] = []
     for pt in probe.points:
         found = _matching_aliases(pt, aliases)
+        suffix: List[n.Component] = []
+        if not found:
+            found, suffix = _alias_with_suffix(pt, aliases)
         if not found:
             plain.append(pt)
             continue
         for al in found:
-            points = [n.ProbePoint(ap.pos, ap.components, ap.optional or pt.optional,
+            points = [n.ProbePoint(ap.pos, ap.components + suffix, ap.optional or pt.optional,
                                    ap.sufficient) for ap in al.points]
             body: List[n.Stmt] = [n.Block(al.body.pos, al.body.body, alias=True)] \
                 if al.body.body else []
