@@ -932,11 +932,11 @@ def _keep_locals(script: n.Script, functions: List[n.Function]) -> None:
 def _shadowing_params(script: n.Script) -> None:
     """A function's argument named like a global is the argument there, as
     in SystemTap (tcp_trace.stp's state_num2str(state) beside its global
-    array state); it is renamed out of the way of the global."""
+    array state; a tapset's __get_argv(argv) beside argv.stp's argv); it is
+    renamed out of the way of the global."""
     names = {g.name for g in script.globals}
     for f in script.functions:
-        if not f.library:
-            _rename_locals(f, {p.name for p in f.params} & names, '__arg_', params_only=True)
+        _rename_locals(f, {p.name for p in f.params} & names, '__arg_', params_only=True)
 
 
 def _rename_locals(f: n.Function, names: Set[str], prefix: str,
@@ -1027,7 +1027,7 @@ def _uses(script: n.Script) -> Set[str]:
     (as alias names) and variables (as globals)."""
     out: Set[str] = set()
 
-    def walk(node: Any) -> None:
+    def walk(node: Any, out: Set[str] = out) -> None:
         if isinstance(node, n.Call):
             out.add(node.name)
         elif isinstance(node, n.Var):
@@ -1040,10 +1040,10 @@ def _uses(script: n.Script) -> Set[str]:
             pass
         if isinstance(node, n.Node) or isinstance(node, n.Script):
             for value in vars(node).values():
-                walk(value)
+                walk(value, out)
         elif isinstance(node, list):
             for x in node:
-                walk(x)
+                walk(x, out)
 
     for pr in script.probes:
         for pt in pr.points:
@@ -1055,7 +1055,9 @@ def _uses(script: n.Script) -> Set[str]:
             out.add('.'.join(c.name for c in pt.components))
         walk(a.body)
     for f in script.functions:
-        walk(f.body)
+        inside: Set[str] = set()
+        walk(f.body, inside)
+        out |= inside - {p.name for p in f.params}     # an argument is no global
     return out
 
 
