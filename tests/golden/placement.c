@@ -719,6 +719,7 @@ static int stp_kprobe_register(void)
 	for (i = 0; i < ARRAY_SIZE(stp_kprobes); i++) {
 		struct stp_kprobe *p = &stp_kprobes[i];
 
+		cond_resched();		/* a wildcard may register thousands */
 		p->kp.pre_handler = stp_kprobe_handler;
 		ret = register_kprobe(&p->kp);
 		if (ret) {
@@ -737,6 +738,7 @@ static int stp_kprobe_register(void)
 	for (i = 0; i < ARRAY_SIZE(stp_kretprobes); i++) {
 		struct stp_kretprobe *p = &stp_kretprobes[i];
 
+		cond_resched();
 		p->rp.handler = stp_kretprobe_handler;
 		p->rp.entry_handler = stp_kretprobe_entry;
 		ret = register_kretprobe(&p->rp);
@@ -758,12 +760,16 @@ static void stp_kprobe_unregister(void)
 {
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(stp_kprobes); i++)
+	for (i = 0; i < ARRAY_SIZE(stp_kprobes); i++) {
 		if (stp_kprobes[i].kp.addr)
 			unregister_kprobe(&stp_kprobes[i].kp);
-	for (i = 0; i < ARRAY_SIZE(stp_kretprobes); i++)
+		cond_resched();
+	}
+	for (i = 0; i < ARRAY_SIZE(stp_kretprobes); i++) {
 		if (stp_kretprobes[i].rp.kp.addr)
 			unregister_kretprobe(&stp_kretprobes[i].rp);
+		cond_resched();
+	}
 }
 #line 11 "kernel-templates/common/runtime/probes.h.j2"
 
