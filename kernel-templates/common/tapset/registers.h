@@ -5,7 +5,7 @@
  */
 
 #include <linux/ptrace.h>
-#include <asm/syscall.h>
+#include "tapset/syscalls.h"
 
 #ifndef CONFIG_X86_64
 #error "stap-gen: the registers tapset knows the x86-64 registers only"
@@ -93,23 +93,20 @@ static __maybe_unused s64 stp_register(struct stp_context *c, const char *name, 
 static __maybe_unused s64 stp_arg(struct stp_context *c, s64 n, int size, bool is_signed)
 {
 	struct pt_regs *regs = stp_probe_regs(c);
-	unsigned long sys[6];
 	u64 v;
 
 	if (!regs)
 		return 0;
-	if (n < 1 || n > (c->probe->syscall_args ? ARRAY_SIZE(sys) : 32)) {
+	if (n < 1 || n > (c->probe->syscall_args ? 6 : 32)) {
 		snprintf(c->error_buf, sizeof(c->error_buf), "cannot read argument %lld", n);
 		stp_error(c, c->error_buf);
 		return 0;
 	}
-	if (c->probe->syscall_args) {
-		syscall_get_arguments(current, task_pt_regs(current), sys);
-		v = sys[n - 1];
-	} else {
+	if (c->probe->syscall_args)
+		v = stp_syscall_arg(c, n - 1);		/* tapset/syscalls.h */
+	else
 		/* the kernel's accessor: past the sixth, a stack slot it checks is on the stack */
 		v = regs_get_kernel_argument(regs, n - 1);
-	}
 	return stp_trunc(v, size, is_signed);
 }
 

@@ -10,6 +10,9 @@
  * syscall returns, so .return probes may read them too.
  */
 
+#ifndef STP_TAPSET_SYSCALLS_H
+#define STP_TAPSET_SYSCALLS_H
+
 #include <asm/syscall.h>
 #include <linux/fcntl.h>
 #include <linux/fs.h>
@@ -157,3 +160,5 @@ static __maybe_unused const char *stp_seek_whence_str(char *buf, long whence)
 		snprintf(buf, MAXSTRINGLEN, "%ld", whence);
 	return buf;
 }
+
+#endif
